@@ -1,0 +1,76 @@
+"""Adapters turn a provider's stream into l0 events.
+
+Two shapes, both supported:
+- the seeds' *adapter* protocol (`name`, `detect(stream)`, `wrap(stream) -> AsyncIterator[Event]`),
+  for custom providers registered with `Adapters.register`;
+- built-in *translators* that turn one provider chunk into its text with a plain method
+  call. The session iterates the provider's stream itself and calls `feed(chunk)`, so the
+  built-in path adds no async-generator layer per token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from ..types import Event
+
+__all__ = ["Adapter", "StreamInfo", "ToolCall", "Translator"]
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A custom adapter (seeds protocol): must keep text exact, end with one COMPLETE."""
+
+    name: str
+
+    def detect(self, stream: Any) -> bool: ...
+
+    def wrap(self, stream: Any) -> AsyncIterator[Event]: ...
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A tool call assembled from the provider's deltas."""
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+    def as_data(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+@dataclass(slots=True)
+class StreamInfo:
+    """What telemetry learns about an attempt's provider call (never content)."""
+
+    adapter: str
+    provider: str | None = None
+    request_model: str | None = None
+    server_address: str | None = None
+    server_port: int | None = None
+
+
+class Translator:
+    """Per-attempt state of a built-in adapter. `feed` is on the hot path: keep it tiny."""
+
+    name = "base"
+
+    def __init__(self) -> None:
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self.usage: dict[str, int] | None = None
+        self.finish_reason: str | None = None
+        self.tool_calls: list[ToolCall] = []
+
+    @property
+    def resolved(self) -> Translator:
+        """The translator that actually holds the attempt's results."""
+        return self
+
+    def feed(self, item: Any) -> str | None:
+        """Take one provider item; return its text, if any."""
+        raise NotImplementedError

@@ -1,0 +1,92 @@
+"""OpenAI chat-completions chunks (also the shape LiteLLM streams)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from .base import StreamInfo, ToolCall, Translator
+
+__all__ = ["OpenAIChunks", "describe_openai_stream", "is_openai_stream"]
+
+
+class OpenAIChunks(Translator):
+    """Reads `ChatCompletionChunk`s: content, tool-call deltas, usage, finish reason."""
+
+    name = "openai"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_index: dict[int, ToolCall] = {}
+
+    def feed(self, item: Any) -> str | None:
+        choices = item.choices
+        if self.response_id is None:
+            self.response_id = item.id
+            self.model = item.model
+        usage = getattr(item, "usage", None)
+        if usage is not None:
+            self._take_usage(usage)
+        if not choices:
+            return None
+        choice = choices[0]
+        delta = choice.delta
+        if choice.finish_reason is not None:
+            self.finish_reason = choice.finish_reason
+        if delta is None:
+            return None
+        if delta.tool_calls:
+            self._take_tool_deltas(delta.tool_calls)
+        content: str | None = delta.content
+        return content
+
+    def _take_usage(self, usage: Any) -> None:
+        prompt = getattr(usage, "prompt_tokens", None)
+        completion = getattr(usage, "completion_tokens", None)
+        if prompt is None and completion is None:
+            return
+        self.usage = {
+            "input_tokens": int(prompt or 0),
+            "output_tokens": int(completion or 0),
+            "total_tokens": int(getattr(usage, "total_tokens", None) or 0),
+        }
+
+    def _take_tool_deltas(self, deltas: Any) -> None:
+        for delta in deltas:
+            index = getattr(delta, "index", None) or 0
+            call = self._by_index.get(index)
+            if call is None:
+                call = self._by_index[index] = ToolCall(index)
+                self.tool_calls.append(call)
+            if delta.id:
+                call.id = delta.id
+            function = delta.function
+            if function is not None:
+                if function.name:
+                    call.name += function.name
+                if function.arguments:
+                    call.arguments += function.arguments
+
+
+def is_openai_stream(stream: Any) -> bool:
+    return type(stream).__module__.startswith("openai.")
+
+
+def describe_openai_stream(stream: Any) -> StreamInfo:
+    """Model and server from the HTTP request the SDK sent (no content is read)."""
+    info = StreamInfo(adapter="openai", provider="openai")
+    request = getattr(getattr(stream, "response", None), "request", None)
+    if request is None:
+        return info
+    url = urlsplit(str(request.url))
+    info.server_address = url.hostname
+    info.server_port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        body = orjson.loads(request.content)
+    except (orjson.JSONDecodeError, TypeError):
+        return info
+    model = body.get("model") if isinstance(body, dict) else None
+    info.request_model = model if isinstance(model, str) else None
+    return info

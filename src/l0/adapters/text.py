@@ -1,0 +1,94 @@
+"""Plain async iterables: of `str`, of l0 `Event`s, or of OpenAI-shaped chunks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ErrorCode, L0Error
+from ..types import Event, EventType
+from .base import ToolCall, Translator
+from .openai import OpenAIChunks
+
+__all__ = ["AutoChunks", "EventChunks", "TextChunks"]
+
+
+class TextChunks(Translator):
+    name = "text"
+
+    def feed(self, item: Any) -> str | None:
+        if type(item) is not str:
+            raise L0Error(
+                f"stream of str yielded a {type(item).__name__}", ErrorCode.INVALID_STREAM
+            )
+        return item
+
+
+class EventChunks(Translator):
+    """Events from a custom adapter (or a generator of Events) pass through."""
+
+    name = "events"
+
+    def feed(self, item: Any) -> str | None:
+        if not isinstance(item, Event):
+            raise L0Error(
+                f"stream of Event yielded a {type(item).__name__}", ErrorCode.INVALID_STREAM
+            )
+        kind = item.type
+        if kind is EventType.TOKEN:
+            return item.text
+        if kind is EventType.TOOL_CALL:
+            self._take_tool_call(item.data)
+        elif kind is EventType.COMPLETE and item.usage:
+            self.usage = dict(item.usage)
+        elif kind is EventType.ERROR:
+            error = item.error or L0Error("adapter reported an error", ErrorCode.INVALID_STREAM)
+            raise error
+        return None
+
+    def _take_tool_call(self, data: Any) -> None:
+        data = data if isinstance(data, dict) else {}
+        arguments = data.get("arguments", "")
+        if not isinstance(arguments, str):
+            import orjson
+
+            arguments = orjson.dumps(arguments).decode()
+        call = ToolCall(len(self.tool_calls), str(data.get("id", "")), str(data.get("name", "")))
+        call.arguments = arguments
+        self.tool_calls.append(call)
+
+
+class AutoChunks(Translator):
+    """For a generic async iterable: the first item decides the translator."""
+
+    name = "auto"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner: Translator | None = None
+
+    @property
+    def resolved(self) -> Translator:
+        return self.inner or self
+
+    def feed(self, item: Any) -> str | None:
+        if self.inner is not None:
+            return self.inner.feed(item)
+        inner = self.inner = _translator_for(item)
+        self.name = inner.name
+        # Later chunks go straight to the resolved translator (the session re-reads .feed).
+        self.feed = inner.feed  # type: ignore[method-assign]
+        return inner.feed(item)
+
+
+def _translator_for(item: Any) -> Translator:
+    if isinstance(item, str):
+        return TextChunks()
+    if isinstance(item, Event):
+        return EventChunks()
+    if hasattr(item, "choices"):
+        return OpenAIChunks()
+    raise L0Error(
+        f"no adapter understands stream items of type {type(item).__module__}."
+        f"{type(item).__qualname__}; register one with l0.Adapters.register()",
+        ErrorCode.ADAPTER_NOT_FOUND,
+    )

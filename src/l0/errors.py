@@ -1,0 +1,283 @@
+"""Typed errors and the one place that decides how an exception is handled.
+
+Classification looks at exception *types* and HTTP status first (openai, httpx, litellm and
+the standard library), and only then at message patterns, because messages change between
+SDK versions while types and status codes do not. Provider modules are looked up in
+`sys.modules` instead of imported: if the application never imported openai, no error can
+be an openai error, and `import l0` stays light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from .types import ErrorCategory
+
+__all__ = [
+    "ErrorCategory",
+    "ErrorCode",
+    "L0Error",
+    "RetryDecision",
+    "categorize_error",
+    "classify_error",
+]
+
+
+class ErrorCode(str, Enum):
+    STREAM_ABORTED = "STREAM_ABORTED"
+    INITIAL_TOKEN_TIMEOUT = "INITIAL_TOKEN_TIMEOUT"
+    INTER_TOKEN_TIMEOUT = "INTER_TOKEN_TIMEOUT"
+    ZERO_OUTPUT = "ZERO_OUTPUT"
+    GUARDRAIL_VIOLATION = "GUARDRAIL_VIOLATION"
+    FATAL_GUARDRAIL_VIOLATION = "FATAL_GUARDRAIL_VIOLATION"
+    DRIFT_DETECTED = "DRIFT_DETECTED"
+    INVALID_STREAM = "INVALID_STREAM"
+    ADAPTER_NOT_FOUND = "ADAPTER_NOT_FOUND"
+    NETWORK_ERROR = "NETWORK_ERROR"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+    ALL_STREAMS_EXHAUSTED = "ALL_STREAMS_EXHAUSTED"
+    FEATURE_NOT_ENABLED = "FEATURE_NOT_ENABLED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+_CODE_CATEGORY = {
+    ErrorCode.STREAM_ABORTED: ErrorCategory.FATAL,
+    ErrorCode.INITIAL_TOKEN_TIMEOUT: ErrorCategory.NETWORK,
+    ErrorCode.INTER_TOKEN_TIMEOUT: ErrorCategory.NETWORK,
+    ErrorCode.ZERO_OUTPUT: ErrorCategory.TRANSIENT,
+    ErrorCode.GUARDRAIL_VIOLATION: ErrorCategory.CONTENT,
+    ErrorCode.FATAL_GUARDRAIL_VIOLATION: ErrorCategory.FATAL,
+    ErrorCode.DRIFT_DETECTED: ErrorCategory.CONTENT,
+    ErrorCode.INVALID_STREAM: ErrorCategory.INTERNAL,
+    ErrorCode.ADAPTER_NOT_FOUND: ErrorCategory.INTERNAL,
+    ErrorCode.NETWORK_ERROR: ErrorCategory.NETWORK,
+    ErrorCode.PROVIDER_ERROR: ErrorCategory.PROVIDER,
+    ErrorCode.ALL_STREAMS_EXHAUSTED: ErrorCategory.FATAL,
+    ErrorCode.FEATURE_NOT_ENABLED: ErrorCategory.INTERNAL,
+    ErrorCode.INTERNAL_ERROR: ErrorCategory.INTERNAL,
+}
+
+
+class L0Error(Exception):
+    """An error raised by l0, with the session's context at the moment it happened.
+
+    `__cause__` is the provider's original exception when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: ErrorCode,
+        *,
+        category: ErrorCategory | None = None,
+        status_code: int | None = None,
+        checkpoint: str = "",
+        token_count: int = 0,
+        model_retry_count: int = 0,
+        network_retry_count: int = 0,
+        fallback_index: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.category = category or _CODE_CATEGORY[code]
+        self.status_code = status_code
+        self.checkpoint = checkpoint
+        self.token_count = token_count
+        self.model_retry_count = model_retry_count
+        self.network_retry_count = network_retry_count
+        self.fallback_index = fallback_index
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return bool(self.checkpoint)
+
+    def __repr__(self) -> str:
+        return f"L0Error({self.code.value}, {str(self)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """What the session does with a failed attempt."""
+
+    category: ErrorCategory
+    reason: str
+    retry: bool
+    counts_toward_attempts: bool
+    fallback: bool
+    retry_after: float | None = None
+    status_code: int | None = None
+
+
+def categorize_error(error: BaseException) -> ErrorCategory:
+    """The `ErrorCategory` l0 assigns to `error`."""
+    return classify_error(error).category
+
+
+_NETWORK_PATTERNS = re.compile(
+    r"connection.*reset|connection.*refused|connection.*timeout|timed?\s*out|dns.*failed|"
+    r"name.*resolution|socket.*error|ssl.*error|eof.*occurred|broken.*pipe|"
+    r"network.*unreachable|host.*unreachable|incomplete.*(read|chunk)|peer closed",
+    re.IGNORECASE,
+)
+_CONTEXT_LENGTH = re.compile(
+    r"context.?length|context.?window|maximum context|too many tokens|prompt is too long",
+    re.IGNORECASE,
+)
+_TRANSIENT_BODY_CODES = frozenset(
+    {"rate_limit_exceeded", "server_error", "overloaded", "overloaded_error", "service_unavailable"}
+)
+
+
+def classify_error(error: BaseException) -> RetryDecision:
+    """Decide category, retry and fallback for one failed attempt (docs/errors.md)."""
+    if isinstance(error, L0Error):
+        return _decide(error.category, error.code.value.lower(), error.status_code, None)
+    if isinstance(error, asyncio.CancelledError):
+        return _decide(ErrorCategory.FATAL, "cancelled", None, None)
+
+    status = _status_code(error)
+    if status is not None:
+        return _classify_status(error, status)
+    if _is_network(error):
+        return _decide(ErrorCategory.NETWORK, _network_reason(error), None, None)
+    if _is_in_band_error(error):
+        code = _body_code(error)
+        if code in _TRANSIENT_BODY_CODES:
+            return _decide(ErrorCategory.TRANSIENT, code or "server_error", None, None)
+        return _decide(ErrorCategory.MODEL, code or "stream_error", None, None)
+    if isinstance(error, json.JSONDecodeError | UnicodeDecodeError) or _is_validation(error):
+        return _decide(ErrorCategory.MODEL, "malformed_chunk", None, None)
+    if _NETWORK_PATTERNS.search(str(error)):
+        return _decide(ErrorCategory.NETWORK, "network_error", None, None)
+    return _decide(ErrorCategory.INTERNAL, type(error).__name__, None, None)
+
+
+def _classify_status(error: BaseException, status: int) -> RetryDecision:
+    after = _retry_after(error)
+    if status in (401, 403):
+        return _decide(ErrorCategory.FATAL, f"http_{status}", status, None)
+    if status == 429 or status == 408 or status == 409 or status >= 500:
+        return _decide(ErrorCategory.TRANSIENT, f"http_{status}", status, after)
+    if status == 400 and (_is_context_length(error)):
+        return RetryDecision(
+            ErrorCategory.PROVIDER, "context_length", False, False, True, None, status
+        )
+    return _decide(ErrorCategory.PROVIDER, f"http_{status}", status, None)
+
+
+def _decide(
+    category: ErrorCategory, reason: str, status: int | None, after: float | None
+) -> RetryDecision:
+    if category in (ErrorCategory.NETWORK, ErrorCategory.TRANSIENT):
+        return RetryDecision(category, reason, True, False, True, after, status)
+    if category in (ErrorCategory.MODEL, ErrorCategory.CONTENT):
+        return RetryDecision(category, reason, True, True, True, after, status)
+    if category in (ErrorCategory.FATAL, ErrorCategory.PROVIDER):
+        fallback = reason not in ("cancelled", "stream_aborted", "fatal_guardrail_violation")
+        return RetryDecision(category, reason, False, False, fallback, None, status)
+    return RetryDecision(category, reason, False, False, False, None, status)
+
+
+def _module(name: str) -> Any:
+    return sys.modules.get(name)
+
+
+def _status_code(error: BaseException) -> int | None:
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int) and 100 <= status < 600:
+        # litellm gives connection failures status 500; they are network errors.
+        litellm = _module("litellm")
+        if litellm is not None and isinstance(error, litellm.APIConnectionError):
+            return None
+        return status
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int) and 100 <= status < 600 and _is_http_status_error(error):
+        return status
+    return None
+
+
+def _is_http_status_error(error: BaseException) -> bool:
+    httpx = _module("httpx")
+    return httpx is not None and isinstance(error, httpx.HTTPStatusError)
+
+
+def _is_network(error: BaseException) -> bool:
+    if isinstance(error, ConnectionError | TimeoutError | asyncio.IncompleteReadError | EOFError):
+        return True
+    httpx = _module("httpx")
+    if httpx is not None and isinstance(error, httpx.TransportError):
+        return True
+    openai = _module("openai")
+    if openai is not None and isinstance(error, openai.APIConnectionError):
+        return True
+    litellm = _module("litellm")
+    if litellm is not None and isinstance(
+        error, litellm.APIConnectionError | litellm.Timeout
+    ):
+        return True
+    cause = error.__cause__ or error.__context__
+    return cause is not None and cause is not error and _is_network(cause)
+
+
+def _network_reason(error: BaseException) -> str:
+    root = error
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    return type(root).__name__
+
+
+def _is_in_band_error(error: BaseException) -> bool:
+    openai = _module("openai")
+    return openai is not None and type(error) is openai.APIError
+
+
+def _body_code(error: BaseException) -> str | None:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            for key in ("code", "type"):
+                value = inner.get(key)
+                if isinstance(value, str):
+                    return value
+    code = getattr(error, "code", None)
+    return code if isinstance(code, str) else None
+
+
+def _is_validation(error: BaseException) -> bool:
+    pydantic = _module("pydantic")
+    return pydantic is not None and isinstance(error, pydantic.ValidationError)
+
+
+def _is_context_length(error: BaseException) -> bool:
+    litellm = _module("litellm")
+    if litellm is not None and isinstance(error, litellm.ContextWindowExceededError):
+        return True
+    if _body_code(error) == "context_length_exceeded":
+        return True
+    return bool(_CONTEXT_LENGTH.search(str(error)))
+
+
+def _retry_after(error: BaseException) -> float | None:
+    """Seconds the provider asked us to wait (`retry-after-ms` wins over `Retry-After`)."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        millis = headers.get("retry-after-ms")
+        if millis is not None:
+            return max(0.0, float(millis) / 1000.0)
+        seconds = headers.get("retry-after")
+        if seconds is not None:
+            return max(0.0, float(seconds))
+    except (TypeError, ValueError):
+        return None  # an HTTP-date or garbage: fall back to our own backoff
+    return None

@@ -1,0 +1,70 @@
+"""`l0.run()`: one reliable, observable session over a stream factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .adapters import Adapter
+from .runtime.options import CheckIntervals, Options, StreamFactory
+from .runtime.result import Result
+from .runtime.retry import Retry
+from .runtime.session import Session
+from .runtime.timeouts import Timeout
+from .telemetry.callbacks import AnyCallback, Callbacks
+
+if TYPE_CHECKING:
+    from .drift import DriftConfig
+    from .guardrails.types import GuardrailRule
+
+__all__ = ["run", "start"]
+
+
+async def run(
+    stream: StreamFactory,
+    *,
+    fallbacks: Sequence[StreamFactory] | None = None,
+    retry: Retry | None = None,
+    timeout: Timeout | None = None,
+    adapter: str | Adapter | None = None,
+    guardrails: Sequence[GuardrailRule] | None = None,
+    drift: bool | DriftConfig | None = None,
+    continue_from_last_good_token: bool = False,
+    build_continuation_prompt: Callable[[str], str] | None = None,
+    deduplicate_continuation: bool = True,
+    check_intervals: CheckIntervals | Mapping[str, int] | None = None,
+    context: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    on_start: AnyCallback | None = None,
+    on_complete: AnyCallback | None = None,
+    on_error: AnyCallback | None = None,
+    on_event: AnyCallback | None = None,
+    on_violation: AnyCallback | None = None,
+    on_retry: AnyCallback | None = None,
+    on_fallback: AnyCallback | None = None,
+    on_resume: AnyCallback | None = None,
+    on_checkpoint: AnyCallback | None = None,
+    on_timeout: AnyCallback | None = None,
+    on_abort: AnyCallback | None = None,
+    on_drift: AnyCallback | None = None,
+    on_tool_call: AnyCallback | None = None,
+) -> Result:
+    """Run `stream()` reliably: retries, fallbacks, timeouts, checks, telemetry.
+
+    `stream` (and each fallback) is a zero-argument callable returning the provider
+    stream or an awaitable of it — e.g. `lambda: client.chat.completions.create(...,
+    stream=True)`. It is called again for every retry, so each attempt is a fresh request.
+    A factory that takes one argument receives the continuation prompt (or None) when
+    `continue_from_last_good_token` resumes from a checkpoint.
+
+    Arguments are checked here; the stream starts when the result is first iterated.
+    """
+    return start(**locals())
+
+
+def start(**kwargs: Any) -> Result:
+    """`run()` without the `await`, for code that builds results synchronously (`l0.wrap`)."""
+    callback_names = [name for name in kwargs if name.startswith("on_")]
+    callbacks = Callbacks(**{name: kwargs.pop(name) for name in callback_names})
+    options = Options.build(callbacks=callbacks, **kwargs)
+    return Result(Session(options))

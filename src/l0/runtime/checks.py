@@ -1,0 +1,203 @@
+"""Content checks of a session: guardrails, drift, checkpoints and resumption.
+
+The session calls `run(n)` only when a check is due (it compares one integer per token);
+each check looks at the text added since that check last ran (`State._tail`), so its cost
+is O(delta) however long the output is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ErrorCode, L0Error
+from ..events import ObservabilityEventType as T
+from ..telemetry.facade import Telemetry
+from ..types import State
+from .continuation import OverlapTrimmer
+
+if TYPE_CHECKING:
+    from ..adapters import Translator
+    from ..drift import DriftDetector
+    from ..guardrails.engine import GuardrailEngine
+    from ..guardrails.types import GuardrailResult
+    from .options import Options
+
+__all__ = ["ContentChecks"]
+
+_NEVER = 1 << 62
+
+
+class ContentChecks:
+    def __init__(self, options: Options, state: State, tel: Telemetry) -> None:
+        self.options = options
+        self.state = state
+        self.tel = tel
+        intervals = options.intervals
+        self.guard_every = intervals.guardrails
+        self.drift_every = intervals.drift
+        self.checkpoint_every = intervals.checkpoint if options.continue_from_last_good_token else 0
+        self.engine: GuardrailEngine | None = None
+        self.drift: DriftDetector | None = None
+        if options.guardrails:
+            from ..guardrails.engine import GuardrailEngine
+
+            self.engine = GuardrailEngine(options.guardrails, tel)
+        if options.drift is not None:
+            from ..drift import DriftDetector
+
+            self.drift = DriftDetector(options.drift, tel)
+        elif options.guardrails:
+            tel.emit(T.DRIFT_CHECK_SKIPPED, reason="drift detection is off")
+        self.trimmer: OverlapTrimmer | None = None
+        self._trim_prefix = ""
+        self._guard_from = 0
+        self._drift_from = 0
+        self._resuming = False
+        self._resume_started: float | None = None
+
+    # ---------------------------------------------------------------- attempts
+
+    def reset(self) -> None:
+        """A new attempt starts from the checkpoint (when resuming) or from nothing."""
+        state = self.state
+        prefix = state.checkpoint if self._resuming else ""
+        if self.engine is not None:
+            self.engine.reset(prefix)
+        if self.drift is not None:
+            self.drift.reset(prefix)
+        self._guard_from = self._drift_from = state.content_length
+        self.trimmer = None
+        dedupe = self._resuming and self.options.deduplicate_continuation
+        self._trim_prefix = prefix if dedupe else ""
+
+    def feed_for(self, translator: Translator) -> Callable[[Any], str | None]:
+        """The attempt's feed: through the overlap trimmer until it has decided."""
+        trimmer = self.trimmer
+        if trimmer is None and self._trim_prefix:
+            trimmer = self.trimmer = OverlapTrimmer(self._trim_prefix, translator.feed)
+            self._trim_prefix = ""
+        if trimmer is not None and not trimmer.done:
+            return trimmer.feed
+        return translator.feed
+
+    def resume_point(self, verdict: str) -> tuple[int, int]:
+        """Where the next attempt starts: (characters kept, tokens kept)."""
+        state = self.state
+        self._resuming = False
+        if not self.checkpoint_every or not state.checkpoint_length:
+            return 0, 0
+        checkpoint = state.checkpoint
+        if not self._checkpoint_is_valid(checkpoint):
+            state.checkpoint_length = state.checkpoint_token_count = 0
+            return 0, 0
+        self._resuming = True
+        self._resume_started = time.monotonic()
+        state.resumed = True
+        state.resume_point = checkpoint
+        state.resume_from = len(checkpoint)
+        self.tel.emit(
+            T.RESUME_START,
+            checkpoint_length=len(checkpoint),
+            token_count=state.checkpoint_token_count,
+            reason=verdict,
+        )
+        return len(checkpoint), state.checkpoint_token_count
+
+    def continuation_prompt(self) -> str | None:
+        build = self.options.build_continuation_prompt
+        return build(self.state.checkpoint) if build is not None else None
+
+    def attempt_ended(self, success: bool) -> None:
+        if self._resume_started is None:
+            return
+        self.tel.emit(
+            T.RESUME_END,
+            checkpoint_length=self.state.resume_from,
+            duration_ms=int((time.monotonic() - self._resume_started) * 1000),
+            success=success,
+            overlap_removed=self.trimmer.removed if self.trimmer is not None else 0,
+        )
+        self._resume_started = None
+
+    def _checkpoint_is_valid(self, checkpoint: str) -> bool:
+        if self.engine is not None:
+            result = self.engine.validate(checkpoint)
+            if result.should_halt:
+                return False
+        if self.drift is not None and self.drift.validate(checkpoint).detected:
+            return False
+        return True
+
+    # --------------------------------------------------------------- streaming
+
+    def run(self, n: int) -> int:
+        """Run the checks due at token `n`; return the next token count with one due."""
+        next_guard = next_drift = _NEVER
+        if self.engine is not None:
+            if n % self.guard_every == 0:
+                self._guard(completed=False)
+            next_guard = (n // self.guard_every + 1) * self.guard_every
+        if self.drift is not None:
+            if n % self.drift_every == 0:
+                self._check_drift(completed=False)
+            next_drift = (n // self.drift_every + 1) * self.drift_every
+        return min(next_guard, next_drift)
+
+    def checkpoint_due(self, n: int) -> bool:
+        return bool(self.checkpoint_every) and n % self.checkpoint_every == 0
+
+    def next_checkpoint(self, n: int) -> int:
+        every = self.checkpoint_every
+        return (n // every + 1) * every if every else _NEVER
+
+    def complete(self) -> None:
+        """Checks that run once, when the provider stream ended."""
+        if self.engine is not None:
+            self._guard(completed=True)
+        if self.drift is not None:
+            self._check_drift(completed=True)
+
+    def _guard(self, completed: bool) -> None:
+        from ..guardrails.types import GuardrailContext
+
+        assert self.engine is not None
+        state = self.state
+        delta = state._tail(self._guard_from)
+        self._guard_from = state.content_length
+        context = GuardrailContext(
+            content=lambda: state.content,
+            completed=completed,
+            delta=delta,
+            token_count=state.token_count,
+        )
+        result = (self.engine.check_complete if completed else self.engine.check)(context)
+        self._take_guardrail_result(result)
+
+    def _take_guardrail_result(self, result: GuardrailResult) -> None:
+        self.state.violations.extend(result.violations)
+        if result.should_halt:
+            raise L0Error(_describe(result), ErrorCode.FATAL_GUARDRAIL_VIOLATION)
+        if result.should_retry:
+            raise L0Error(_describe(result), ErrorCode.GUARDRAIL_VIOLATION)
+
+    def _check_drift(self, completed: bool) -> None:
+        assert self.drift is not None
+        state = self.state
+        delta = state._tail(self._drift_from)
+        self._drift_from = state.content_length
+        result = self.drift.check(delta, completed=completed)
+        if not result.detected:
+            return
+        state.drift_detected = True
+        state.drift_types.extend(t for t in result.types if t not in state.drift_types)
+        if getattr(self.options.drift, "retry", True):
+            raise L0Error(f"drift detected: {', '.join(result.types)}", ErrorCode.DRIFT_DETECTED)
+
+
+def _describe(result: GuardrailResult) -> str:
+    worst = result.violations[0] if result.violations else None
+    if worst is None:
+        return "guardrail violation"
+    return f"guardrail {worst.rule}: {worst.message}"

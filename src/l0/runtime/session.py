@@ -1,0 +1,703 @@
+"""The session engine: attempts, retries, fallbacks, timeouts, checks, and the event stream.
+
+One session is one async generator (`Session.events`). Its token loop is written inline
+and kept to a handful of attribute operations per token; everything that happens every N
+tokens (guardrails, drift, checkpoints, first-token bookkeeping) runs in `_at_mark`, which
+the loop reaches through a single integer comparison.
+
+Context rules: the session never attaches an OpenTelemetry context itself (it does not
+know OpenTelemetry). The telemetry sinks attach the attempt's context only inside
+`call_provider`, around the calls into the provider, and never across a `yield`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..adapters import OpenedStream, open_stream
+from ..errors import ErrorCode, L0Error, RetryDecision, classify_error
+from ..events import ObservabilityEventType as T
+from ..telemetry.callbacks import CallbackSink, PendingCallbacks
+from ..telemetry.facade import Sink, Telemetry
+from ..types import ErrorCategory, Event, EventType, State
+from .checks import ContentChecks
+from .continuation import OverlapTrimmer
+from .options import Options, accepts_continuation
+from .retry import RetryBudget
+from .timeouts import Interrupt, Watchdog
+
+if TYPE_CHECKING:
+    from ..adapters import ToolCall
+
+__all__ = ["Session"]
+
+logger = logging.getLogger("l0")
+
+_TOKEN = EventType.TOKEN
+_NEVER = 1 << 62
+
+
+class _Attempt:
+    """Bookkeeping for one attempt (first try, retry, or fallback)."""
+
+    __slots__ = (
+        "first_token_at",
+        "index",
+        "is_fallback",
+        "is_retry",
+        "opened",
+        "start_length",
+        "start_tokens",
+        "started_at",
+        "tokens",
+    )
+
+    def __init__(self, index: int, is_retry: bool, is_fallback: bool, state: State) -> None:
+        self.index = index
+        self.is_retry = is_retry
+        self.is_fallback = is_fallback
+        self.started_at = time.monotonic()
+        self.first_token_at: float | None = None
+        self.opened: OpenedStream | None = None
+        self.start_length = state.content_length
+        self.start_tokens = state.token_count
+        self.tokens = 0
+
+
+class Session:
+    """Runs one `l0.run()` call. Iterate `events()` once."""
+
+    def __init__(self, options: Options, *, raw: bool = False) -> None:
+        self.options = options
+        self.state = State()
+        self.session_id = uuid.uuid4().hex
+        self.raw = raw
+        self.error: L0Error | None = None
+        self.outcome = "pending"
+        self.pending = PendingCallbacks()
+        self.watch = Watchdog(options.timeout)
+        callbacks = options.callbacks
+        self._callback_sink = CallbackSink(callbacks, self.state, self.pending)
+        local: list[Sink] = [self._callback_sink] if callbacks.any_set() else []
+        self.tel = Telemetry.start(
+            self.session_id,
+            self.state,
+            options.context,
+            options.meta,
+            local,
+            detailed=callbacks.on_event is not None,
+        )
+        self._wants_checkpoints = self.tel.detailed or callbacks.on_checkpoint is not None
+        self.checks = ContentChecks(options, self.state, self.tel)
+        self._continuation_prompt: str | None = None
+        self._takes_continuation = {
+            id(f): accepts_continuation(f) for f in (options.stream, *options.fallbacks)
+        }
+        self._attempt: _Attempt | None = None
+        self._checkpoints = 0
+        self._network_errors_since_success = 0
+        self._retry_started_at: float | None = None
+        self._fallback_started_at: float | None = None
+        self._abort_source: str | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def abort(self, source: str = "user") -> None:
+        if self.outcome != "pending" or self._abort_source is not None:
+            return
+        self._abort_source = source
+        self.tel.emit(T.ABORT_REQUESTED, source=source)
+        self.watch.interrupt("abort")
+
+    async def events(self) -> AsyncIterator[Any]:
+        """The session as a stream of `Event`s (or raw provider chunks when `raw`)."""
+        options, state, watch = self.options, self.state, self.watch
+        plain = not self.raw and options.callbacks.on_event is None
+        raw = self.raw
+        self._begin()
+        try:
+            factories = (options.stream, *options.fallbacks)
+            for fallback_index, factory in enumerate(factories):
+                budget = RetryBudget(options.retry)
+                is_retry = False
+                while True:
+                    attempt = self._start_attempt(fallback_index, is_retry)
+                    error: BaseException | None = None
+                    try:
+                        opened = attempt.opened = await self._open(factory)
+                        translator = opened.translator
+                        feed = self.checks.feed_for(translator)
+                        pieces = state._pieces
+                        next_mark = 1
+                        n = 0
+                        watch.waiting = True
+                        # The hot loop. Keep it flat: every line here runs once per chunk.
+                        async for chunk in opened.iterable:
+                            watch.seen += 1
+                            text = feed(chunk)
+                            if text:
+                                pieces.append(text)
+                                state._length += len(text)
+                                state.token_count += 1
+                                n += 1
+                                if n >= next_mark:
+                                    next_mark = self._at_mark(n)
+                                    feed = self.checks.feed_for(translator)
+                                if plain:
+                                    watch.waiting = False
+                                    yield Event(_TOKEN, text)
+                                    watch.waiting = True
+                                    if watch.fired is not None:
+                                        break
+                                    continue
+                            elif plain:
+                                continue
+                            watch.waiting = False
+                            if raw:
+                                yield chunk
+                            elif text:
+                                yield self._token_event(text)
+                            watch.waiting = True
+                            if watch.fired is not None:
+                                break
+                        watch.waiting = False
+                        attempt.tokens = n
+                        if watch.fired is not None:
+                            raise self._interrupt_error(watch.fired)
+                        for flushed in self._flush_overlap(translator):
+                            yield flushed
+                        self._complete_attempt(translator)
+                    except asyncio.CancelledError:
+                        error = self._interrupt_or_raise()
+                    except Exception as exc:
+                        error = exc
+                    watch.waiting = False
+                    watch.disarm()
+                    if error is None:
+                        for event in self._success_events():
+                            yield event
+                        return
+                    decision = classify_error(error)
+                    verdict = self._decide(error, decision, budget, fallback_index)
+                    for event in self._boundary(attempt, verdict):
+                        yield event
+                    if verdict == "retry":
+                        await self._backoff(budget, decision, error)
+                        is_retry = True
+                        continue
+                    if verdict == "fallback":
+                        self._enter_fallback(fallback_index + 1, decision.reason)
+                        break
+                    yield self._fail(error, decision)
+                    return
+        finally:
+            await self._finish()
+
+    # ------------------------------------------------------------ attempt steps
+
+    def _begin(self) -> None:
+        state, options = self.state, self.options
+        state.started_at = time.monotonic()
+        self.tel.emit(
+            T.SESSION_START,
+            attempts=options.retry.attempts,
+            max_retries=options.retry.max_retries,
+            fallbacks=len(options.fallbacks),
+            continuation=options.continue_from_last_good_token,
+            guardrails=len(options.guardrails),
+            drift=options.drift is not None,
+        )
+
+    def _start_attempt(self, fallback_index: int, is_retry: bool) -> _Attempt:
+        state = self.state
+        state.attempt += 1
+        state.fallback_index = fallback_index
+        attempt = self._attempt = _Attempt(
+            state.attempt, is_retry, fallback_index > 0 and not is_retry, state
+        )
+        tel = self.tel
+        tel.stream_id = f"{self.session_id}:{attempt.index}"
+        tel.emit(
+            T.ATTEMPT_START,
+            attempt=attempt.index,
+            fallback_index=fallback_index,
+            is_retry=is_retry,
+            is_fallback=fallback_index > 0,
+        )
+        timeout = self.options.timeout
+        if timeout.initial_token is not None:
+            tel.emit(
+                T.TIMEOUT_START,
+                timeout_type="initial",
+                configured_ms=int(timeout.initial_token * 1000),
+            )
+        self.checks.reset()
+        self.watch.arm()
+        if self._abort_source is not None:
+            self.watch.interrupt("abort")
+        return attempt
+
+    async def _open(self, factory: Callable[..., Any]) -> OpenedStream:
+        """Call the factory and pick the adapter, inside the initial-token timeout."""
+        tel = self.tel
+        tel.emit(T.STREAM_INIT, attempt=self.state.attempt)
+        if self.watch.fired is not None:
+            raise self._interrupt_error(self.watch.fired)
+        if self._takes_continuation.get(id(factory)):
+            stream = factory(self._continuation_prompt)
+        else:
+            stream = factory()
+        if inspect.isawaitable(stream):
+            stream = await stream
+        tel.emit(T.ADAPTER_WRAP_START, stream_type=type(stream).__name__)
+        opened = open_stream(stream, self.options.adapter)
+        tel.emit(T.ADAPTER_DETECTED, adapter_id=opened.info.adapter)
+        tel.emit(T.ADAPTER_WRAP_END, adapter_id=opened.info.adapter)
+        info = opened.info
+        tel.emit(
+            T.STREAM_READY,
+            attempt=self.state.attempt,
+            adapter=info.adapter,
+            provider=info.provider,
+            request_model=info.request_model,
+            server_address=info.server_address,
+            server_port=info.server_port,
+        )
+        if self._network_errors_since_success:
+            tel.emit(T.CONNECTION_RESTORED, duration_ms=self._ms_since_retry())
+        return opened
+
+    def _at_mark(self, n: int) -> int:
+        """Every-N-tokens work. Returns the token count at which to come back."""
+        attempt = self._attempt
+        assert attempt is not None
+        if n == 1:
+            self._first_token(attempt)
+        tel = self.tel
+        if tel.detailed:
+            tel.emit(
+                T.TIMEOUT_RESET,
+                timeout_type="inter",
+                configured_ms=_ms(self.options.timeout.inter_token),
+                token_index=self.state.token_count,
+            )
+        next_mark = self.checks.run(n)
+        if self.checks.checkpoint_due(n):
+            self._save_checkpoint()
+        return n + 1 if tel.detailed else min(next_mark, self.checks.next_checkpoint(n))
+
+    def _first_token(self, attempt: _Attempt) -> None:
+        now = time.monotonic()
+        attempt.first_token_at = now
+        self.state.first_token_at = now
+        timeout = self.options.timeout
+        if timeout.inter_token is not None:
+            self.tel.emit(
+                T.TIMEOUT_START, timeout_type="inter", configured_ms=_ms(timeout.inter_token)
+            )
+        if self._network_errors_since_success:
+            self.tel.emit(
+                T.NETWORK_RECOVERY,
+                attempt_count=self._network_errors_since_success,
+                duration_ms=self._ms_since_retry(),
+            )
+            self._network_errors_since_success = 0
+
+    def _save_checkpoint(self) -> None:
+        state = self.state
+        state.checkpoint_length = state.content_length
+        state.checkpoint_token_count = state.token_count
+        self._checkpoints += 1
+        if self._wants_checkpoints:
+            self.tel.emit(
+                T.CHECKPOINT_SAVED,
+                checkpoint_length=state.checkpoint_length,
+                token_count=state.token_count,
+            )
+
+    def _token_event(self, text: str) -> Event:
+        event = Event(_TOKEN, text)
+        self._callback_sink.token_event(event)
+        return event
+
+    def _flush_overlap(self, translator: Any) -> list[Event]:
+        """Text a resumed attempt held back for overlap removal, when the stream ended."""
+        trimmer = self.checks.trimmer
+        if trimmer is None or trimmer.done:
+            return []
+        text = trimmer.flush()
+        if not text:
+            return []
+        state = self.state
+        state._pieces.append(text)
+        state._length += len(text)
+        state.token_count += 1
+        attempt = self._attempt
+        assert attempt is not None
+        attempt.tokens += 1
+        self._at_mark(attempt.tokens)
+        return [] if self.raw else [self._token_event(text)]
+
+    def _complete_attempt(self, translator: Any) -> None:
+        """The provider stream ended normally: final checks, or raise why it failed."""
+        result = translator.resolved
+        state = self.state
+        state.usage = result.usage
+        state.finish_reason = result.finish_reason
+        state.model = result.model
+        state.response_id = result.response_id
+        attempt = self._attempt
+        assert attempt is not None
+        if attempt.tokens == 0 and not result.tool_calls and not state.resumed:
+            raise L0Error("the stream ended without any output", ErrorCode.ZERO_OUTPUT)
+        self.checks.complete()
+        self._emit_attempt_end(attempt, None, None)
+
+    def _success_events(self) -> list[Event]:
+        state = self.state
+        attempt = self._attempt
+        assert attempt is not None and attempt.opened is not None
+        translator = attempt.opened.translator.resolved
+        events = [self._tool_call_event(call) for call in translator.tool_calls]
+        state.completed = True
+        state.ended_at = time.monotonic()
+        self.outcome = "success"
+        if attempt.is_retry and self._retry_started_at is not None:
+            self.tel.emit(
+                T.RETRY_END, attempt=attempt.index, success=True, duration_ms=self._ms_since_retry()
+            )
+        if self._fallback_started_at is not None:
+            self.tel.emit(
+                T.FALLBACK_END,
+                index=state.fallback_index,
+                success=True,
+                duration_ms=_ms(time.monotonic() - self._fallback_started_at),
+            )
+        complete = Event(EventType.COMPLETE, usage=state.usage)
+        self.tel.emit(
+            T.COMPLETE,
+            token_count=state.token_count,
+            content_length=state.content_length,
+            usage=state.usage,
+            finish_reason=state.finish_reason,
+        )
+        if not self.raw:
+            events.append(complete)
+            for event in events:
+                self._callback_sink.token_event(event)
+            return events
+        return []
+
+    def _tool_call_event(self, call: ToolCall) -> Event:
+        data = call.as_data()
+        self.state.tool_calls.append(data)
+        try:
+            arguments = orjson.loads(call.arguments) if call.arguments else {}
+            parse_error = None
+        except orjson.JSONDecodeError as exc:
+            arguments, parse_error = {}, str(exc)
+        self.tel.emit(
+            T.TOOL_REQUESTED,
+            tool_name=call.name,
+            tool_call_id=call.id,
+            arguments=arguments,
+            arguments_length=len(call.arguments),
+            parse_error=parse_error,
+        )
+        return Event(EventType.TOOL_CALL, data=data)
+
+    # -------------------------------------------------------- failure handling
+
+    def _interrupt_or_raise(self) -> L0Error:
+        """Turn the watchdog's cancellation into an error; re-raise a real cancellation."""
+        fired = self.watch.fired
+        task = asyncio.current_task()
+        if fired is None or task is None or task.uncancel() > 0:
+            raise asyncio.CancelledError
+        return self._interrupt_error(fired)
+
+    def _interrupt_error(self, fired: Interrupt) -> L0Error:
+        if fired.kind == "abort":
+            return L0Error("the stream was aborted", ErrorCode.STREAM_ABORTED)
+        elapsed_ms = _ms(fired.elapsed)
+        self.tel.emit(
+            T.TIMEOUT_TRIGGERED,
+            timeout_type=fired.kind,
+            elapsed_ms=elapsed_ms,
+            configured_ms=_ms(fired.configured),
+        )
+        code = ErrorCode.INITIAL_TOKEN_TIMEOUT if fired.kind == "initial" else (
+            ErrorCode.INTER_TOKEN_TIMEOUT
+        )
+        return L0Error(f"{fired.kind} token timeout after {elapsed_ms} ms", code)
+
+    def _decide(
+        self, error: BaseException, decision: RetryDecision, budget: RetryBudget, index: int
+    ) -> str:
+        """'retry', 'fallback' or 'fail'; reports the error and ends the attempt span."""
+        has_fallback = index < len(self.options.fallbacks)
+        if self._abort_source is not None:
+            verdict = "fail"
+        elif budget.allows(decision):
+            verdict = "retry"
+        elif decision.fallback and has_fallback:
+            verdict = "fallback"
+        else:
+            verdict = "fail"
+        attempt = self._attempt
+        assert attempt is not None
+        network = decision.category in (ErrorCategory.NETWORK, ErrorCategory.TRANSIENT)
+        if network:
+            self._network_errors_since_success += 1
+            self.tel.emit(
+                T.NETWORK_ERROR,
+                error=type(error).__name__,
+                code=decision.reason,
+                category=decision.category.value,
+                will_retry=verdict == "retry",
+            )
+            if attempt.tokens:
+                self.tel.emit(T.CONNECTION_DROPPED, reason=decision.reason)
+        self.tel.emit(
+            T.ERROR,
+            error=error,
+            category=decision.category.value,
+            reason=decision.reason,
+            will_retry=verdict == "retry",
+            will_fallback=verdict == "fallback",
+            attempt=attempt.index,
+        )
+        self._emit_attempt_end(attempt, error, decision)
+        return verdict
+
+    def _boundary(self, attempt: _Attempt, verdict: str) -> list[Event]:
+        """The in-band retry boundary: tell the consumer what to keep."""
+        if verdict == "fail":
+            return []
+        state = self.state
+        keep, tokens = self.checks.resume_point(verdict)
+        if keep:
+            self._continuation_prompt = self.checks.continuation_prompt()
+        else:
+            self._continuation_prompt = None
+        if state.content_length == keep:
+            return []
+        state._rewind(keep, tokens)
+        if self.raw:
+            return []
+        event = Event(EventType.RESET, keep=keep)
+        self._callback_sink.token_event(event)
+        return [event]
+
+    async def _backoff(self, budget: RetryBudget, decision: RetryDecision, error: object) -> None:
+        state = self.state
+        first_retry = budget.total == 0
+        delay = budget.spend(decision)
+        if decision.counts_toward_attempts:
+            state.model_retry_count += 1
+        else:
+            state.network_retry_count += 1
+        if first_retry:
+            self._retry_started_at = time.monotonic()
+            self.tel.emit(
+                T.RETRY_START, attempt=state.attempt + 1, max_attempts=self.options.retry.attempts
+            )
+        self.tel.emit(
+            T.RETRY_ATTEMPT,
+            index=budget.total,
+            attempt=state.attempt + 1,
+            reason=decision.reason,
+            category=decision.category.value,
+            counts_toward_limit=decision.counts_toward_attempts,
+            is_network=decision.category in (ErrorCategory.NETWORK, ErrorCategory.TRANSIENT),
+            is_model_issue=decision.counts_toward_attempts,
+            delay_ms=_ms(delay),
+            retry_after_ms=_ms(decision.retry_after),
+        )
+        if delay > 0:
+            await self._sleep(delay)
+
+    async def _sleep(self, delay: float) -> None:
+        """Backoff that `abort()` can cut short."""
+        watch = self.watch
+        watch.arm_idle()
+        watch.waiting = True
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            self._interrupt_or_raise()
+        finally:
+            watch.waiting = False
+
+    def _enter_fallback(self, to_index: int, reason: str) -> None:
+        self._fallback_started_at = time.monotonic()
+        self._retry_started_at = None
+        self.tel.emit(T.FALLBACK_START, from_index=to_index - 1, to_index=to_index, reason=reason)
+        self.tel.emit(T.FALLBACK_MODEL_SELECTED, index=to_index)
+
+    def _fail(self, error: BaseException, decision: RetryDecision) -> Event:
+        state = self.state
+        final = self._final_error(error)
+        self.error = final
+        self.outcome = "aborted" if final.code is ErrorCode.STREAM_ABORTED else "error"
+        state.ended_at = time.monotonic()
+        if decision.retry:
+            self.tel.emit(
+                T.RETRY_GIVE_UP,
+                attempts=state.attempt,
+                last_error=type(error).__name__,
+                reason=decision.reason,
+            )
+        event = Event(EventType.ERROR, error=final)
+        self._callback_sink.token_event(event)
+        return event
+
+    def _final_error(self, error: BaseException) -> L0Error:
+        state = self.state
+        context = {
+            "checkpoint": state.checkpoint,
+            "token_count": state.token_count,
+            "model_retry_count": state.model_retry_count,
+            "network_retry_count": state.network_retry_count,
+            "fallback_index": state.fallback_index,
+        }
+        if isinstance(error, L0Error):
+            for name, value in context.items():
+                setattr(error, name, value)
+            return error
+        decision = classify_error(error)
+        code = {
+            ErrorCategory.NETWORK: ErrorCode.NETWORK_ERROR,
+            ErrorCategory.INTERNAL: ErrorCode.INTERNAL_ERROR,
+        }.get(decision.category, ErrorCode.PROVIDER_ERROR)
+        final = L0Error(
+            f"{type(error).__name__}: {error}",
+            code,
+            category=decision.category,
+            status_code=decision.status_code,
+            **context,  # type: ignore[arg-type]
+        )
+        final.__cause__ = error
+        return final
+
+    # ------------------------------------------------------------------ ending
+
+    def _emit_attempt_end(
+        self, attempt: _Attempt, error: BaseException | None, decision: RetryDecision | None
+    ) -> None:
+        self.checks.attempt_ended(error is None)
+        opened = attempt.opened
+        translator = opened.translator.resolved if opened is not None else None
+        ttfc = (
+            attempt.first_token_at - attempt.started_at
+            if attempt.first_token_at is not None
+            else None
+        )
+        self.tel.emit(
+            T.ATTEMPT_END,
+            attempt=attempt.index,
+            fallback_index=self.state.fallback_index,
+            is_retry=attempt.is_retry,
+            status="error" if error is not None else "ok",
+            error=error,
+            error_type=_error_type(error, decision),
+            category=decision.category.value if decision is not None else None,
+            token_count=attempt.tokens,
+            time_to_first_chunk=ttfc,
+            duration=time.monotonic() - attempt.started_at,
+            finish_reason=translator.finish_reason if translator else None,
+            usage=translator.usage if translator else None,
+            response_model=translator.model if translator else None,
+            response_id=translator.response_id if translator else None,
+            request_model=opened.info.request_model if opened else None,
+            provider=opened.info.provider if opened else None,
+            checkpoints=self._checkpoints,
+        )
+
+    async def _finish(self) -> None:
+        """Runs on every path out of the session: success, failure, break, cancel."""
+        state, tel = self.state, self.tel
+        self.watch.disarm()
+        attempt = self._attempt
+        if self.outcome == "pending":
+            # The consumer stopped early (break, aclose, cancellation).
+            self.outcome = "aborted"
+            state.aborted = True
+            state.ended_at = time.monotonic()
+            if attempt is not None:
+                self._emit_attempt_end(attempt, asyncio.CancelledError(), None)
+        finalization_started = time.monotonic()
+        tel.emit(T.FINALIZATION_START)
+        if attempt is not None and attempt.opened is not None:
+            await _close_quietly(attempt.opened)
+        if self.outcome == "aborted":
+            state.aborted = True
+            tel.emit(
+                T.ABORT_COMPLETED,
+                resources_freed=True,
+                token_count=state.token_count,
+                content_length=state.content_length,
+            )
+        tel.emit(T.FINALIZATION_END, duration_ms=_ms(time.monotonic() - finalization_started))
+        tel.emit(
+            T.SESSION_SUMMARY,
+            outcome=self.outcome,
+            token_count=state.token_count,
+            content_length=state.content_length,
+            duration_ms=_ms(state.duration),
+            time_to_first_token_ms=_ms(state.time_to_first_token),
+            drift_detected=state.drift_detected,
+            guardrail_violations=len(state.violations),
+            fallback_depth=state.fallback_index,
+            retry_count=state.retry_count,
+            model_retry_count=state.model_retry_count,
+            network_retry_count=state.network_retry_count,
+            checkpoints_created=self._checkpoints,
+            resumed=state.resumed,
+            attempts=state.attempt,
+        )
+        tel.emit(T.SESSION_END, outcome=self.outcome, error=self.error)
+        await self.pending.drain()
+
+    def _ms_since_retry(self) -> int:
+        start = self._retry_started_at
+        return _ms(time.monotonic() - start) if start is not None else 0
+
+
+def _ms(seconds: float | None) -> int:
+    return int(seconds * 1000) if seconds is not None else 0
+
+
+def _error_type(error: BaseException | None, decision: RetryDecision | None) -> str | None:
+    """OTel `error.type`: the L0 code when we raised it, else the exception class."""
+    if error is None:
+        return None
+    if isinstance(error, L0Error):
+        return error.code.value
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return type(error).__qualname__
+
+
+async def _close_quietly(opened: OpenedStream) -> None:
+    """Close the adapter's iterator and the provider stream; errors here are not news."""
+    for target in (opened.iterable, opened.provider_stream):
+        closer = getattr(target, "aclose", None) or getattr(target, "close", None)
+        if closer is None:
+            continue
+        try:
+            outcome = closer()
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception:
+            logger.debug("closing the provider stream failed", exc_info=True)
+        if opened.iterable is opened.provider_stream:
+            break

@@ -1,0 +1,143 @@
+"""Timeouts without a timer per token.
+
+`asyncio.wait_for` around every `__anext__` costs a task and a timer handle per token. The
+watchdog instead ticks a few times per timeout period and compares a chunk counter that the
+hot loop bumps: O(1) per token with no allocation. When the provider has been silent for
+the configured time, and only while the session is actually waiting on the provider (never
+while the consumer is busy with a token), it cancels the waiting task; the session turns
+that cancellation into a typed timeout error and retries.
+
+Detection happens between `timeout` and `1.25 * timeout` after the last chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+__all__ = ["Interrupt", "Timeout", "Watchdog"]
+
+_TICKS_PER_PERIOD = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Seconds to wait for the first token and between tokens; `None` disables one.
+
+    `initial_token` starts when the attempt starts, so it covers the factory call and the
+    connection as well as the wait for the first chunk.
+    """
+
+    initial_token: float | None = 10.0
+    inter_token: float | None = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("initial_token", "inter_token"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"Timeout: {name} must be seconds or None, got {value!r}")
+            if value <= 0:
+                raise ValueError(f"Timeout: {name} must be > 0 seconds, got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Why the watchdog cut the wait: a timeout ('initial'/'inter') or an abort."""
+
+    kind: str
+    elapsed: float
+    configured: float | None
+
+
+class Watchdog:
+    """Watches one attempt at a time on behalf of one consuming task."""
+
+    __slots__ = (
+        "_handle",
+        "_last_progress",
+        "_last_seen",
+        "_loop",
+        "_period",
+        "_started",
+        "fired",
+        "seen",
+        "task",
+        "timeout",
+        "waiting",
+    )
+
+    def __init__(self, timeout: Timeout) -> None:
+        self.timeout = timeout
+        limits = [t for t in (timeout.initial_token, timeout.inter_token) if t is not None]
+        self._period = min(limits) / _TICKS_PER_PERIOD if limits else None
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[object] | None = None
+        self.fired: Interrupt | None = None
+        self.waiting = False
+        self.seen = 0
+        self._last_seen = 0
+        self._started = 0.0
+        self._last_progress = 0.0
+
+    def arm(self) -> None:
+        """Start watching a new attempt from the calling task."""
+        self.disarm()
+        self._loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.fired = None
+        self.waiting = True
+        self.seen = 0
+        self._last_seen = 0
+        self._started = self._last_progress = self._loop.time()
+        if self._period is not None:
+            self._handle = self._loop.call_at(self._started + self._period, self._tick)
+
+    def arm_idle(self) -> None:
+        """Watch a backoff sleep: no timeout, but `abort()` can cut it."""
+        self.disarm()
+        self._loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+
+    def disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def interrupt(self, kind: str) -> None:
+        """Stop the attempt now (an abort): cancel the wait, or flag it for the next chunk."""
+        if self.fired is not None:
+            return
+        elapsed = self._loop.time() - self._started if self._loop is not None else 0.0
+        self.fired = Interrupt(kind, elapsed, None)
+        # From the watched task itself (a callback), the loop notices `fired` on its own.
+        if self.waiting and self.task is not None and self.task is not _current_task():
+            self.task.cancel()
+
+    def _tick(self) -> None:
+        assert self._loop is not None and self._period is not None
+        now = self._loop.time()
+        timeout = self.timeout
+        if self.seen == 0:
+            limit, kind, since = timeout.initial_token, "initial", self._started
+        else:
+            limit, kind, since = timeout.inter_token, "inter", self._last_progress
+            if self.seen != self._last_seen or not self.waiting:
+                self._last_seen = self.seen
+                self._last_progress = since = now
+        if limit is not None and self.waiting and now - since >= limit:
+            self._handle = None
+            self.fired = Interrupt(kind, now - since, limit)
+            if self.task is not None:
+                self.task.cancel()
+            return
+        self._handle = self._loop.call_at(now + self._period, self._tick)
+
+
+def _current_task() -> asyncio.Task[object] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # abort() called from outside any event loop
+        return None

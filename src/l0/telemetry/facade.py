@@ -1,0 +1,139 @@
+"""The telemetry facade: the one call engines make to report a lifecycle moment.
+
+Engines call `telemetry.emit(ObservabilityEventType.X, field=value, ...)`. The facade
+stamps the event and hands it to each sink of the session: the `on_*` callbacks, the
+`on_event` handler, and whatever global sinks are registered (OpenTelemetry, Sentry).
+Engines never import OpenTelemetry or Sentry; sinks never reach into engines.
+
+Cost model: a session makes a few dozen lifecycle calls, never one per token unless
+`detailed` is on (an `on_event` handler is set, or `l0.instrument(events="all")`). With no
+sink at all `emit` returns after one truth test.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..events import ObservabilityEvent, ObservabilityEventType
+
+if TYPE_CHECKING:
+    from ..types import State
+
+__all__ = [
+    "Session",
+    "Sink",
+    "SinkFactory",
+    "Telemetry",
+    "TelemetrySettings",
+    "register_sink_factory",
+    "settings",
+    "unregister_sink_factory",
+]
+
+logger = logging.getLogger("l0.telemetry")
+
+
+class Sink(Protocol):
+    """Receives every lifecycle event of one session, in order."""
+
+    def handle(self, event: ObservabilityEvent) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a sink factory learns about a session when it starts."""
+
+    session_id: str
+    state: State
+    context: Mapping[str, Any]
+    meta: Mapping[str, Any]
+    detailed: bool
+
+
+SinkFactory = Callable[[Session], "Sink | None"]
+
+
+@dataclass(slots=True)
+class TelemetrySettings:
+    """Process-wide telemetry choices; `l0.instrument()` sets them."""
+
+    events: str = "lifecycle"
+    capture_content: bool = False
+    factories: list[SinkFactory] = field(default_factory=list)
+
+
+settings = TelemetrySettings()
+
+
+def register_sink_factory(factory: SinkFactory) -> None:
+    """Add a sink to every session started from now on (idempotent)."""
+    if factory not in settings.factories:
+        settings.factories.append(factory)
+
+
+def unregister_sink_factory(factory: SinkFactory) -> None:
+    if factory in settings.factories:
+        settings.factories.remove(factory)
+
+
+class Telemetry:
+    """One session's view of the facade."""
+
+    __slots__ = ("context", "detailed", "meta", "session_id", "sinks", "stream_id")
+
+    def __init__(
+        self,
+        session_id: str,
+        context: MappingProxyType[str, Any],
+        meta: MappingProxyType[str, Any],
+        sinks: list[Sink],
+        detailed: bool,
+    ) -> None:
+        self.session_id = session_id
+        self.stream_id = session_id
+        self.context = context
+        self.meta = meta
+        self.sinks = sinks
+        self.detailed = detailed
+
+    @classmethod
+    def start(
+        cls,
+        session_id: str,
+        state: State,
+        context: MappingProxyType[str, Any],
+        meta: MappingProxyType[str, Any],
+        local_sinks: list[Sink],
+        detailed: bool,
+    ) -> Telemetry:
+        """Build the session's sink list: its own sinks, then the registered ones."""
+        detailed = detailed or settings.events == "all"
+        info = Session(session_id, state, context, meta, detailed)
+        sinks = list(local_sinks)
+        for factory in settings.factories:
+            try:
+                sink = factory(info)
+            except Exception:
+                logger.debug("sink factory %r failed", factory, exc_info=True)
+                continue
+            if sink is not None:
+                sinks.append(sink)
+        return cls(session_id, context, meta, sinks, detailed)
+
+    def emit(self, type: ObservabilityEventType, **data: Any) -> None:
+        if not self.sinks:
+            return
+        event = ObservabilityEvent(
+            type, time.time(), self.stream_id, self.session_id, self.context, self.meta, data
+        )
+        for sink in self.sinks:
+            try:
+                sink.handle(event)
+            except Exception:
+                # A broken sink must never break the stream it observes.
+                logger.debug("telemetry sink %r failed on %s", sink, type.value, exc_info=True)

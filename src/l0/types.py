@@ -1,0 +1,227 @@
+"""The values a consumer of `l0.run()` sees: stream events and the session state.
+
+`Event` is created once per token, so it is a plain slotted class with a positional
+constructor: the cheapest Python object that still reads well (`event.is_token`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .guardrails.types import GuardrailViolation
+
+
+class EventType(str, Enum):
+    """What a stream `Event` carries."""
+
+    TOKEN = "token"
+    MESSAGE = "message"
+    DATA = "data"
+    PROGRESS = "progress"
+    TOOL_CALL = "tool_call"
+    RESET = "reset"
+    ERROR = "error"
+    COMPLETE = "complete"
+
+
+class ErrorCategory(str, Enum):
+    """How an error is handled (see docs/errors.md for the full retry table)."""
+
+    NETWORK = "network"
+    TRANSIENT = "transient"
+    MODEL = "model"
+    CONTENT = "content"
+    PROVIDER = "provider"
+    FATAL = "fatal"
+    INTERNAL = "internal"
+
+
+_TOKEN = EventType.TOKEN
+_TOOL_CALL = EventType.TOOL_CALL
+_COMPLETE = EventType.COMPLETE
+_ERROR = EventType.ERROR
+_RESET = EventType.RESET
+
+
+class Event:
+    """One item of an l0 stream.
+
+    - TOKEN: `text` is the new text.
+    - TOOL_CALL: `data` is `{"id", "name", "arguments"}` with arguments as the raw JSON text,
+      assembled from all of the provider's deltas.
+    - RESET: the retry boundary. Keep the first `keep` characters of what you built from
+      earlier TOKEN events and drop the rest; `state.content` was rewound the same way.
+    - COMPLETE: `usage` holds the provider's token usage when it reported one.
+    - ERROR: `error` is the final `L0Error`; it is always the last event.
+    """
+
+    __slots__ = ("data", "error", "keep", "type", "usage", "text")
+
+    def __init__(
+        self,
+        type: EventType,
+        text: str | None = None,
+        data: Any = None,
+        usage: dict[str, int] | None = None,
+        error: BaseException | None = None,
+        keep: int = 0,
+    ) -> None:
+        self.type = type
+        self.text = text
+        self.data = data
+        self.usage = usage
+        self.error = error
+        self.keep = keep
+
+    @property
+    def is_token(self) -> bool:
+        return self.type is _TOKEN
+
+    @property
+    def is_tool_call(self) -> bool:
+        return self.type is _TOOL_CALL
+
+    @property
+    def is_complete(self) -> bool:
+        return self.type is _COMPLETE
+
+    @property
+    def is_error(self) -> bool:
+        return self.type is _ERROR
+
+    @property
+    def is_reset(self) -> bool:
+        return self.type is _RESET
+
+    def __repr__(self) -> str:
+        fields = [f"type={self.type.value}"]
+        for name in ("text", "data", "usage", "error"):
+            value = getattr(self, name)
+            if value is not None:
+                fields.append(f"{name}={value!r}")
+        if self.type is _RESET:
+            fields.append(f"keep={self.keep}")
+        return f"Event({', '.join(fields)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class State:
+    """The session's running state, readable at any time through `result.state`.
+
+    Text is accumulated as a list of pieces and joined only when `content` is read, so the
+    per-token cost stays O(1) however long the output grows.
+    """
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._length = 0
+        self.token_count = 0
+        self.checkpoint_length = 0
+        self.checkpoint_token_count = 0
+        self.fallback_index = 0
+        self.model_retry_count = 0
+        self.network_retry_count = 0
+        self.attempt = 0
+        self.completed = False
+        self.aborted = False
+        self.started_at: float | None = None
+        self.first_token_at: float | None = None
+        self.ended_at: float | None = None
+        self.violations: list[GuardrailViolation] = []
+        self.drift_detected = False
+        self.drift_types: list[str] = []
+        self.resumed = False
+        self.resume_point = ""
+        self.resume_from = 0
+        self.tool_calls: list[dict[str, Any]] = []
+        self.usage: dict[str, int] | None = None
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self.response_id: str | None = None
+
+    @property
+    def content(self) -> str:
+        pieces = self._pieces
+        if len(pieces) > 1:
+            joined = "".join(pieces)
+            # In place: the session loop holds a reference to this list.
+            pieces.clear()
+            pieces.append(joined)
+            return joined
+        return pieces[0] if pieces else ""
+
+    @property
+    def checkpoint(self) -> str:
+        """The last validated prefix of `content` (built on read: checkpoints store lengths)."""
+        return self.content[: self.checkpoint_length] if self.checkpoint_length else ""
+
+    @property
+    def content_length(self) -> int:
+        """Length of `content` in characters, without joining it."""
+        return self._length
+
+    @property
+    def retry_count(self) -> int:
+        return self.model_retry_count + self.network_retry_count
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the session's start to its end (or to now while it runs)."""
+        if self.started_at is None:
+            return None
+        from time import monotonic
+
+        end = self.ended_at if self.ended_at is not None else monotonic()
+        return end - self.started_at
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        """Seconds from the session's start to the first token of the attempt that won."""
+        if self.started_at is None or self.first_token_at is None:
+            return None
+        return self.first_token_at - self.started_at
+
+    def _append(self, text: str) -> None:
+        self._pieces.append(text)
+        self._length += len(text)
+        self.token_count += 1
+
+    def _rewind(self, keep: int, tokens: int) -> None:
+        """Drop everything after the first `keep` characters (the retry boundary)."""
+        if keep < self._length:
+            kept = self.content[:keep]
+            self._pieces.clear()
+            if kept:
+                self._pieces.append(kept)
+            self._length = keep
+        self.token_count = tokens
+
+    def _tail(self, start: int) -> str:
+        """`content[start:]` in O(len of the tail), without joining the whole content."""
+        want = need = self._length - start
+        if want <= 0:
+            return ""
+        pieces = self._pieces
+        taken: list[str] = []
+        index = len(pieces)
+        while need > 0:
+            index -= 1
+            piece = pieces[index]
+            taken.append(piece)
+            need -= len(piece)
+        tail = "".join(reversed(taken))
+        return tail[len(tail) - want :]
+
+    def __repr__(self) -> str:
+        return (
+            f"State(tokens={self.token_count}, chars={self._length}, attempt={self.attempt}, "
+            f"fallback_index={self.fallback_index}, completed={self.completed})"
+        )
