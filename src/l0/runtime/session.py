@@ -251,12 +251,13 @@ class Session:
         tel.emit(T.STREAM_INIT, attempt=self.state.attempt)
         if self.watch.fired is not None:
             raise self._interrupt_error(self.watch.fired)
-        if self._takes_continuation.get(id(factory)):
-            stream = factory(self._continuation_prompt)
-        else:
-            stream = factory()
-        if inspect.isawaitable(stream):
-            stream = await stream
+        with tel.provider_scope():
+            if self._takes_continuation.get(id(factory)):
+                stream = factory(self._continuation_prompt)
+            else:
+                stream = factory()
+            if inspect.isawaitable(stream):
+                stream = await stream
         tel.emit(T.ADAPTER_WRAP_START, stream_type=type(stream).__name__)
         opened = open_stream(stream, self.options.adapter)
         tel.emit(T.ADAPTER_DETECTED, adapter_id=opened.info.adapter)

@@ -12,9 +12,10 @@ sink at all `emit` returns after one truth test.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,7 +40,13 @@ logger = logging.getLogger("l0.telemetry")
 
 
 class Sink(Protocol):
-    """Receives every lifecycle event of one session, in order."""
+    """Receives every lifecycle event of one session, in order.
+
+    A sink may also define `provider_scope() -> ContextManager`: the session enters it
+    around each call into the provider (the factory call and the wait for the response),
+    never across a `yield`. The OpenTelemetry sink uses it to make the provider's HTTP
+    spans children of the attempt span.
+    """
 
     def handle(self, event: ObservabilityEvent) -> None: ...
 
@@ -84,7 +91,7 @@ def unregister_sink_factory(factory: SinkFactory) -> None:
 class Telemetry:
     """One session's view of the facade."""
 
-    __slots__ = ("context", "detailed", "meta", "session_id", "sinks", "stream_id")
+    __slots__ = ("_scoped", "context", "detailed", "meta", "session_id", "sinks", "stream_id")
 
     def __init__(
         self,
@@ -100,6 +107,7 @@ class Telemetry:
         self.meta = meta
         self.sinks = sinks
         self.detailed = detailed
+        self._scoped = [s for s in sinks if callable(getattr(s, "provider_scope", None))]
 
     @classmethod
     def start(
@@ -137,3 +145,17 @@ class Telemetry:
             except Exception:
                 # A broken sink must never break the stream it observes.
                 logger.debug("telemetry sink %r failed on %s", sink, type.value, exc_info=True)
+
+    @contextlib.contextmanager
+    def provider_scope(self) -> Iterator[None]:
+        """Enter every sink's provider scope (see `Sink`) for a call into the provider."""
+        if not self._scoped:
+            yield
+            return
+        with contextlib.ExitStack() as stack:
+            for sink in self._scoped:
+                try:
+                    stack.enter_context(sink.provider_scope())  # type: ignore[attr-defined]
+                except Exception:
+                    logger.debug("provider scope of %r failed", sink, exc_info=True)
+            yield
