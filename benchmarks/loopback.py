@@ -1,0 +1,65 @@
+"""Real SDK over loopback: the openai client against `l0 chaos` in another process.
+
+The server runs in its own process so its CPU time is not charged to either side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+
+from openai import AsyncOpenAI
+
+import l0
+
+from ._timing import Row, best_of
+
+SDK_BUDGET = 1.05
+MESSAGES = [{"role": "user", "content": "benchmark"}]
+
+
+@contextlib.asynccontextmanager
+async def chaos_server(tokens: int) -> AsyncIterator[str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "l0.cli", "chaos", "--port", "0", "--tokens", str(tokens),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await process.stdout.readline()).decode()
+        yield line.rsplit(" ", 1)[-1].strip()
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def bare(client: AsyncOpenAI) -> int:
+    total = 0
+    stream = await client.chat.completions.create(model="bench", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            total += 1
+    return total
+
+
+async def with_l0(client: AsyncOpenAI) -> int:
+    total = 0
+    result = await l0.run(
+        lambda: client.chat.completions.create(model="bench", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+    )
+    async for event in result:
+        if event.is_token:
+            total += 1
+    return total
+
+
+async def run_all(*, quick: bool) -> list[Row]:
+    tokens = 20_000
+    async with chaos_server(tokens) as url:
+        client = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
+        repeats = 3 if quick else 7
+        b, m = await best_of(repeats, lambda: bare(client), lambda: with_l0(client))
+        await client.close()
+    return [Row("openai SDK over loopback: l0 / bare SDK", tokens, b, m, SDK_BUDGET)]
