@@ -45,6 +45,9 @@ _ERROR = EventType.ERROR
 _RESET = EventType.RESET
 
 
+_DEFAULTS: dict[str, Any] = {"data": None, "usage": None, "error": None, "keep": 0}
+
+
 class Event:
     """One item of an l0 stream.
 
@@ -74,6 +77,13 @@ class Event:
         self.usage = usage
         self.error = error
         self.keep = keep
+
+    def __getattr__(self, name: str) -> Any:
+        # Token events are built with only `type` and `text` set (see the session loop);
+        # the other fields read as their defaults.
+        if name in _DEFAULTS:
+            return _DEFAULTS[name]
+        raise AttributeError(name)
 
     @property
     def is_token(self) -> bool:
@@ -121,9 +131,12 @@ class State:
     """
 
     def __init__(self) -> None:
+        # Tokens are appended to `_pieces` by the session and nothing else happens per
+        # token: counts and lengths are derived here, on read, from what was appended.
         self._pieces: list[str] = []
-        self._length = 0
-        self.token_count = 0
+        self._token_base = 0  # tokens no longer one-per-piece (joined or rewound)
+        self._length = 0  # characters in _pieces[:_counted]
+        self._counted = 0
         self.checkpoint_length = 0
         self.checkpoint_token_count = 0
         self.fallback_index = 0
@@ -148,13 +161,20 @@ class State:
         self.response_id: str | None = None
 
     @property
+    def token_count(self) -> int:
+        return self._token_base + len(self._pieces)
+
+    @property
     def content(self) -> str:
         pieces = self._pieces
         if len(pieces) > 1:
             joined = "".join(pieces)
             # In place: the session loop holds a reference to this list.
+            self._token_base += len(pieces) - 1
             pieces.clear()
             pieces.append(joined)
+            self._length = len(joined)
+            self._counted = 1
             return joined
         return pieces[0] if pieces else ""
 
@@ -166,6 +186,10 @@ class State:
     @property
     def content_length(self) -> int:
         """Length of `content` in characters, without joining it."""
+        pieces = self._pieces
+        if self._counted < len(pieces):
+            self._length += sum(map(len, pieces[self._counted :]))
+            self._counted = len(pieces)
         return self._length
 
     @property
@@ -189,24 +213,20 @@ class State:
             return None
         return self.first_token_at - self.started_at
 
-    def _append(self, text: str) -> None:
-        self._pieces.append(text)
-        self._length += len(text)
-        self.token_count += 1
-
     def _rewind(self, keep: int, tokens: int) -> None:
-        """Drop everything after the first `keep` characters (the retry boundary)."""
-        if keep < self._length:
-            kept = self.content[:keep]
-            self._pieces.clear()
-            if kept:
-                self._pieces.append(kept)
-            self._length = keep
-        self.token_count = tokens
+        """Keep the first `keep` characters, worth `tokens` tokens (the retry boundary)."""
+        kept = self.content[:keep]
+        pieces = self._pieces
+        pieces.clear()
+        if kept:
+            pieces.append(kept)
+        self._length = len(kept)
+        self._counted = len(pieces)
+        self._token_base = tokens - len(pieces)
 
     def _tail(self, start: int) -> str:
         """`content[start:]` in O(len of the tail), without joining the whole content."""
-        want = need = self._length - start
+        want = need = self.content_length - start
         if want <= 0:
             return ""
         pieces = self._pieces
@@ -222,6 +242,7 @@ class State:
 
     def __repr__(self) -> str:
         return (
-            f"State(tokens={self.token_count}, chars={self._length}, attempt={self.attempt}, "
+            f"State(tokens={self.token_count}, chars={self.content_length}, "
+            f"attempt={self.attempt}, "
             f"fallback_index={self.fallback_index}, completed={self.completed})"
         )

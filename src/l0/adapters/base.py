@@ -74,3 +74,6 @@ class Translator:
     def feed(self, item: Any) -> str | None:
         """Take one provider item; return its text, if any."""
         raise NotImplementedError
+
+    def finish(self) -> None:
+        """The stream ended: settle what `feed` left for later."""

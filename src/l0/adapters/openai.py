@@ -20,27 +20,43 @@ class OpenAIChunks(Translator):
     def __init__(self) -> None:
         super().__init__()
         self._by_index: dict[int, ToolCall] = {}
+        self._last: Any = None
 
     def feed(self, item: Any) -> str | None:
+        # Fast path: a content delta that finishes nothing and calls no tool.
         choices = item.choices
-        if self.response_id is None:
-            self.response_id = item.id
-            self.model = item.model
+        if choices:
+            choice = choices[0]
+            delta = choice.delta
+            if choice.finish_reason is None and delta is not None and not delta.tool_calls:
+                content: str | None = delta.content
+                return content
+        return self._feed_rest(item, choices)
+
+    def _feed_rest(self, item: Any, choices: Any) -> str | None:
+        # Every stream ends through here (finish reason or usage chunk): take ids here.
+        self._last = item
         usage = getattr(item, "usage", None)
         if usage is not None:
             self._take_usage(usage)
         if not choices:
             return None
         choice = choices[0]
-        delta = choice.delta
         if choice.finish_reason is not None:
             self.finish_reason = choice.finish_reason
+        delta = choice.delta
         if delta is None:
             return None
         if delta.tool_calls:
             self._take_tool_deltas(delta.tool_calls)
         content: str | None = delta.content
         return content
+
+    def finish(self) -> None:
+        last = self._last
+        if last is not None:
+            self.response_id = getattr(last, "id", None)
+            self.model = getattr(last, "model", None)
 
     def _take_usage(self, usage: Any) -> None:
         prompt = getattr(usage, "prompt_tokens", None)

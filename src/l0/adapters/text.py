@@ -70,6 +70,10 @@ class AutoChunks(Translator):
     def resolved(self) -> Translator:
         return self.inner or self
 
+    def finish(self) -> None:
+        if self.inner is not None:
+            self.inner.finish()
+
     def feed(self, item: Any) -> str | None:
         if self.inner is not None:
             return self.inner.feed(item)

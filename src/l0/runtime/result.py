@@ -61,6 +61,7 @@ class Result:
             raise RuntimeError("this l0 result was already consumed; call l0.run() again")
         self._session.raw = raw
         generator = self._session.events()
+        self._session.watch.bind(generator)
         # Only a weak reference: when the consumer's loop drops the iterator (break), it is
         # finalized and the provider stream closed, even while `result` stays referenced.
         self._iterator = weakref.ref(generator)

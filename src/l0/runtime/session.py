@@ -42,6 +42,7 @@ __all__ = ["Session"]
 logger = logging.getLogger("l0")
 
 _TOKEN = EventType.TOKEN
+new_event = object.__new__  # token events skip __init__: two slots set, the rest default
 _NEVER = 1 << 62
 
 
@@ -83,7 +84,7 @@ class Session:
         self.error: L0Error | None = None
         self.outcome = "pending"
         self.pending = PendingCallbacks()
-        self.watch = Watchdog(options.timeout)
+        self.watch = Watchdog(options.timeout, self.state)
         callbacks = options.callbacks
         self._callback_sink = CallbackSink(callbacks, self.state, self.pending)
         local: list[Sink] = [self._callback_sink] if callbacks.any_set() else []
@@ -138,37 +139,34 @@ class Session:
                         pieces = state._pieces
                         next_mark = 1
                         n = 0
-                        watch.waiting = True
                         # The hot loop. Keep it flat: every line here runs once per chunk.
                         async for chunk in opened.iterable:
-                            watch.seen += 1
                             text = feed(chunk)
                             if text:
                                 pieces.append(text)
-                                state._length += len(text)
-                                state.token_count += 1
                                 n += 1
                                 if n >= next_mark:
                                     next_mark = self._at_mark(n)
                                     feed = self.checks.feed_for(translator)
                                 if plain:
-                                    watch.waiting = False
-                                    yield Event(_TOKEN, text)
-                                    watch.waiting = True
+                                    event = new_event(Event)
+                                    event.type = _TOKEN
+                                    event.text = text
+                                    yield event
                                     if watch.fired is not None:
                                         break
                                     continue
-                            elif plain:
-                                continue
-                            watch.waiting = False
+                            else:
+                                # Token chunks show progress through the token count.
+                                watch.seen += 1
+                                if plain:
+                                    continue
                             if raw:
                                 yield chunk
                             elif text:
                                 yield self._token_event(text)
-                            watch.waiting = True
                             if watch.fired is not None:
                                 break
-                        watch.waiting = False
                         attempt.tokens = n
                         if watch.fired is not None:
                             raise self._interrupt_error(watch.fired)
@@ -179,7 +177,6 @@ class Session:
                         error = self._interrupt_or_raise()
                     except Exception as exc:
                         error = exc
-                    watch.waiting = False
                     watch.disarm()
                     if error is None:
                         for event in self._success_events():
@@ -339,8 +336,6 @@ class Session:
             return []
         state = self.state
         state._pieces.append(text)
-        state._length += len(text)
-        state.token_count += 1
         attempt = self._attempt
         assert attempt is not None
         attempt.tokens += 1
@@ -349,6 +344,7 @@ class Session:
 
     def _complete_attempt(self, translator: Any) -> None:
         """The provider stream ended normally: final checks, or raise why it failed."""
+        translator.finish()
         result = translator.resolved
         state = self.state
         state.usage = result.usage
@@ -528,15 +524,11 @@ class Session:
 
     async def _sleep(self, delay: float) -> None:
         """Backoff that `abort()` can cut short."""
-        watch = self.watch
-        watch.arm_idle()
-        watch.waiting = True
+        self.watch.arm_idle()
         try:
             await asyncio.sleep(delay)
         except asyncio.CancelledError:
             self._interrupt_or_raise()
-        finally:
-            watch.waiting = False
 
     def _enter_fallback(self, to_index: int, reason: str) -> None:
         self._fallback_started_at = time.monotonic()

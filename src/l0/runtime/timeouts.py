@@ -5,7 +5,9 @@ watchdog instead ticks a few times per timeout period and compares a chunk count
 hot loop bumps: O(1) per token with no allocation. When the provider has been silent for
 the configured time, and only while the session is actually waiting on the provider (never
 while the consumer is busy with a token), it cancels the waiting task; the session turns
-that cancellation into a typed timeout error and retries.
+that cancellation into a typed timeout error and retries. "Waiting" is read off the
+session's async generator (`ag_running` is true while it awaits inside, false while the
+consumer holds a token), so the loop itself flips no flag per token.
 
 Detection happens between `timeout` and `1.25 * timeout` after the last chunk.
 """
@@ -13,7 +15,13 @@ Detection happens between `timeout` and `1.25 * timeout` after the last chunk.
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..types import State
 
 __all__ = ["Interrupt", "Timeout", "Watchdog"]
 
@@ -61,42 +69,54 @@ class Watchdog:
         "_loop",
         "_period",
         "_started",
+        "_generator",
+        "_state",
+        "_streaming",
         "fired",
         "seen",
         "task",
         "timeout",
-        "waiting",
     )
 
-    def __init__(self, timeout: Timeout) -> None:
+    def __init__(self, timeout: Timeout, state: State) -> None:
         self.timeout = timeout
+        self._state = state
         limits = [t for t in (timeout.initial_token, timeout.inter_token) if t is not None]
         self._period = min(limits) / _TICKS_PER_PERIOD if limits else None
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[object] | None = None
         self.fired: Interrupt | None = None
-        self.waiting = False
+        self._generator: weakref.ref[AsyncGenerator[object, None]] | None = None
         self.seen = 0
+        self._streaming = False
         self._last_seen = 0
         self._started = 0.0
         self._last_progress = 0.0
 
+    def bind(self, generator: AsyncGenerator[object, None]) -> None:
+        """The session generator whose waits are watched."""
+        self._generator = weakref.ref(generator)
+
+    @property
+    def waiting(self) -> bool:
+        """True while the session awaits the provider (or a backoff), not the consumer."""
+        generator = self._generator() if self._generator is not None else None
+        return generator is not None and generator.ag_running
+
     def arm(self) -> None:
         """Start watching a new attempt from the calling task."""
-        self.disarm()
-        self._loop = asyncio.get_running_loop()
-        self.task = asyncio.current_task()
+        self.arm_idle()
+        assert self._loop is not None
         self.fired = None
-        self.waiting = True
-        self.seen = 0
-        self._last_seen = 0
+        self._streaming = False
+        self._last_seen = self._progress()
         self._started = self._last_progress = self._loop.time()
         if self._period is not None:
             self._handle = self._loop.call_at(self._started + self._period, self._tick)
 
     def arm_idle(self) -> None:
-        """Watch a backoff sleep: no timeout, but `abort()` can cut it."""
+        """Watch without a timeout (a backoff sleep): only `abort()` can cut it."""
         self.disarm()
         self._loop = asyncio.get_running_loop()
         self.task = asyncio.current_task()
@@ -116,17 +136,22 @@ class Watchdog:
         if self.waiting and self.task is not None and self.task is not _current_task():
             self.task.cancel()
 
+    def _progress(self) -> int:
+        """Chunks seen: the session counts non-token chunks here; tokens are in the state."""
+        return self.seen + self._state.token_count
+
     def _tick(self) -> None:
         assert self._loop is not None and self._period is not None
         now = self._loop.time()
-        timeout = self.timeout
-        if self.seen == 0:
-            limit, kind, since = timeout.initial_token, "initial", self._started
+        progress = self._progress()
+        if progress != self._last_seen or not self.waiting:
+            self._streaming = self._streaming or progress != self._last_seen
+            self._last_seen = progress
+            self._last_progress = now
+        if self._streaming:
+            limit, kind, since = self.timeout.inter_token, "inter", self._last_progress
         else:
-            limit, kind, since = timeout.inter_token, "inter", self._last_progress
-            if self.seen != self._last_seen or not self.waiting:
-                self._last_seen = self.seen
-                self._last_progress = since = now
+            limit, kind, since = self.timeout.initial_token, "initial", self._started
         if limit is not None and self.waiting and now - since >= limit:
             self._handle = None
             self.fired = Interrupt(kind, now - since, limit)
