@@ -11,7 +11,8 @@ __all__ = ["describe_litellm_stream", "is_litellm_stream"]
 
 
 def is_litellm_stream(stream: Any) -> bool:
-    return type(stream).__module__.startswith("litellm.")
+    module = type(stream).__module__
+    return module == "litellm" or module.startswith("litellm.")
 
 
 def describe_litellm_stream(stream: Any) -> StreamInfo:

@@ -87,7 +87,8 @@ class OpenAIChunks(Translator):
 
 
 def is_openai_stream(stream: Any) -> bool:
-    return type(stream).__module__.startswith("openai.")
+    module = type(stream).__module__
+    return module == "openai" or module.startswith("openai.")
 
 
 def describe_openai_stream(stream: Any) -> StreamInfo:

@@ -58,7 +58,6 @@ class _Attempt:
         "start_length",
         "start_tokens",
         "started_at",
-        "tokens",
     )
 
     def __init__(self, index: int, is_retry: bool, is_fallback: bool, state: State) -> None:
@@ -70,7 +69,10 @@ class _Attempt:
         self.opened: OpenedStream | None = None
         self.start_length = state.content_length
         self.start_tokens = state.token_count
-        self.tokens = 0
+
+    def tokens(self, state: State) -> int:
+        """Tokens this attempt delivered (valid until the retry boundary rewinds)."""
+        return state.token_count - self.start_tokens
 
 
 class Session:
@@ -167,7 +169,6 @@ class Session:
                                 yield self._token_event(text)
                             if watch.fired is not None:
                                 break
-                        attempt.tokens = n
                         if watch.fired is not None:
                             raise self._interrupt_error(watch.fired)
                         for flushed in self._flush_overlap(translator):
@@ -338,8 +339,7 @@ class Session:
         state._pieces.append(text)
         attempt = self._attempt
         assert attempt is not None
-        attempt.tokens += 1
-        self._at_mark(attempt.tokens)
+        self._at_mark(attempt.tokens(state))
         return [] if self.raw else [self._token_event(text)]
 
     def _complete_attempt(self, translator: Any) -> None:
@@ -353,7 +353,7 @@ class Session:
         state.response_id = result.response_id
         attempt = self._attempt
         assert attempt is not None
-        if attempt.tokens == 0 and not result.tool_calls and not state.resumed:
+        if attempt.tokens(state) == 0 and not result.tool_calls and not state.resumed:
             raise L0Error("the stream ended without any output", ErrorCode.ZERO_OUTPUT)
         self.checks.complete()
         self._emit_attempt_end(attempt, None, None)
@@ -461,7 +461,7 @@ class Session:
                 category=decision.category.value,
                 will_retry=verdict == "retry",
             )
-            if attempt.tokens:
+            if attempt.tokens(self.state):
                 self.tel.emit(T.CONNECTION_DROPPED, reason=decision.reason)
         self.tel.emit(
             T.ERROR,
@@ -603,7 +603,7 @@ class Session:
             error=error,
             error_type=_error_type(error, decision),
             category=decision.category.value if decision is not None else None,
-            token_count=attempt.tokens,
+            token_count=attempt.tokens(self.state),
             time_to_first_chunk=ttfc,
             duration=time.monotonic() - attempt.started_at,
             finish_reason=translator.finish_reason if translator else None,
