@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -63,8 +64,22 @@ async def run(
 
 
 def start(**kwargs: Any) -> Result:
-    """`run()` without the `await`, for code that builds results synchronously (`l0.wrap`)."""
-    callback_names = [name for name in kwargs if name.startswith("on_")]
-    callbacks = Callbacks(**{name: kwargs.pop(name) for name in callback_names})
-    options = Options.build(callbacks=callbacks, **kwargs)
+    """`run()` without the `await`, for code that builds results synchronously (`l0.wrap`).
+
+    Takes `run()`'s keyword arguments; unknown names are a TypeError, as for `run()`.
+    """
+    unknown = set(kwargs) - set(_DEFAULTS) - {"stream"}
+    if unknown:
+        raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
+    arguments = {**_DEFAULTS, **kwargs}
+    callback_names = [name for name in arguments if name.startswith("on_")]
+    callbacks = Callbacks(**{name: arguments.pop(name) for name in callback_names})
+    options = Options.build(callbacks=callbacks, **arguments)
     return Result(Session(options))
+
+
+_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(run).parameters.items()
+    if parameter.default is not parameter.empty
+}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 from ..errors import L0Error
 from ..types import Event, State
 from .session import Session
+from .tools import run_tool
 
 __all__ = ["Result"]
 
@@ -78,6 +79,11 @@ class Result:
         if self._session.error is not None:
             raise self._session.error
         return self._session.state.content
+
+    async def run_tool(self, call: Mapping[str, Any], tool: Callable[..., Any]) -> Any:
+        """Execute a tool call (a TOOL_CALL event's `data`) and record it in the session:
+        TOOL_START/RESULT/ERROR/COMPLETED events and an `execute_tool {name}` span."""
+        return await run_tool(self._session.tel, call, tool)
 
     def abort(self) -> None:
         """Stop the session now, even while it waits on a stalled provider."""

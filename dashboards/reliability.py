@@ -1,0 +1,200 @@
+"""l0 / Reliability: retries, fallbacks, timeouts, guardrails, drift, checkpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from l0.telemetry import metric_names as mn
+
+from ._panels import (
+    ERRORS_IN_JAEGER,
+    Board,
+    Query,
+    field_label,
+    increase,
+    jaeger_link,
+    label,
+    rate,
+    ratio,
+    stat_panel,
+    timeseries_panel,
+)
+
+UID = "l0-reliability"
+
+REASON = label(mn.ATTR_RETRY_REASON)
+CATEGORY = label(mn.ATTR_ERROR_CATEGORY)
+COUNTS = label(mn.ATTR_RETRY_COUNTS_TOWARD_LIMIT)
+FALLBACK_INDEX = label(mn.ATTR_FALLBACK_INDEX)
+TIMEOUT_TYPE = label(mn.ATTR_TIMEOUT_TYPE)
+RULE = label(mn.ATTR_GUARDRAIL_RULE)
+SEVERITY = label(mn.ATTR_GUARDRAIL_SEVERITY)
+DRIFT_TYPE = label(mn.ATTR_DRIFT_TYPE)
+MODEL = label(mn.ATTR_REQUEST_MODEL)
+
+RETRIED_IN_JAEGER = jaeger_link(
+    "Retried attempts in Jaeger", {"l0.is_retry": "true"}, operation=None
+)
+
+
+def _legend(*labels: str) -> str:
+    return " ".join(f"{{{{{name}}}}}" for name in labels)
+
+
+def build() -> dict[str, Any]:
+    board = Board(
+        UID,
+        "l0 / Reliability",
+        "What l0 did to keep streams reliable: retries, fallbacks, timeouts, guardrail "
+        "violations, drift detections, checkpoints and resumes. Counter exemplars link to traces.",
+    )
+    totals = [
+        ("Retries", mn.RETRIES, "orange"),
+        ("Fallbacks", mn.FALLBACKS, "orange"),
+        ("Timeouts", mn.TIMEOUTS, "orange"),
+        ("Guardrail violations", mn.GUARDRAIL_VIOLATIONS, "red"),
+        ("Drift detections", mn.DRIFT_DETECTIONS, "red"),
+        ("Resumes", mn.RESUMES, "blue"),
+    ]
+    board.row("In the selected time range").add(
+        *(
+            stat_panel(
+                title,
+                f"Total {spec.name} in the dashboard's time range.",
+                Query(increase(spec)),
+                "short",
+                thresholds=((None, "green"), (1, color)),
+                decimals=0,
+            )
+            for title, spec, color in totals
+        )
+    )
+    board.row("Retries").add(
+        timeseries_panel(
+            "Retries/s by reason",
+            "l0.retries by l0.retry.reason (http_429, http_503, timeouts, network errors, "
+            "guardrail violations, drift...).",
+            [Query(rate(mn.RETRIES, REASON), _legend(REASON), exemplar=True)],
+            "ops",
+            stacked=True,
+            links=[RETRIED_IN_JAEGER],
+            width=8,
+        ),
+        timeseries_panel(
+            "Retries/s by error category",
+            "l0.retries by error.category; `counts toward limit` says whether the retry used "
+            "up the model `attempts` budget (model/content errors) or only `max_retries` "
+            "(network/transient errors).",
+            [
+                Query(
+                    rate(mn.RETRIES, CATEGORY, COUNTS),
+                    f"{{{{{CATEGORY}}}}} (counts toward limit: {{{{{COUNTS}}}}})",
+                    exemplar=True,
+                )
+            ],
+            "ops",
+            stacked=True,
+            links=[RETRIED_IN_JAEGER],
+            width=8,
+        ),
+        timeseries_panel(
+            "Retries per session",
+            "Retries divided by finished sessions.",
+            [Query(ratio(rate(mn.RETRIES), rate(mn.SESSIONS)), "retries per session")],
+            "short",
+            width=8,
+        ),
+    )
+    board.row("Fallbacks").add(
+        timeseries_panel(
+            "Fallback rate",
+            "Fallback switches per finished session.",
+            [Query(ratio(rate(mn.FALLBACKS), rate(mn.SESSIONS)), "fallbacks per session")],
+            "percentunit",
+            width=8,
+        ),
+        timeseries_panel(
+            "Fallbacks/s by depth",
+            "l0.fallbacks by l0.fallback.index: 1 = first fallback, 2 = second, ...",
+            [
+                Query(
+                    rate(mn.FALLBACKS, FALLBACK_INDEX),
+                    f"fallback #{{{{{FALLBACK_INDEX}}}}}",
+                    exemplar=True,
+                )
+            ],
+            "ops",
+            stacked=True,
+            links=[
+                jaeger_link(
+                    "Attempts on this fallback in Jaeger",
+                    {mn.ATTR_FALLBACK_INDEX: field_label(mn.ATTR_FALLBACK_INDEX)},
+                    operation=None,
+                )
+            ],
+            width=8,
+        ),
+        timeseries_panel(
+            "Attempts/s by model",
+            "Every attempt (first try, retry, fallback) by gen_ai.request.model: traffic moving "
+            "to fallback models shows here.",
+            [Query(rate(mn.OPERATION_DURATION, MODEL, suffix="_count"), _legend(MODEL))],
+            "ops",
+            stacked=True,
+            width=8,
+        ),
+    )
+    board.row("Timeouts, guardrails and drift").add(
+        timeseries_panel(
+            "Timeouts/s by type",
+            "l0.timeouts by l0.timeout.type: initial (no first token in time) or inter "
+            "(stall between tokens).",
+            [Query(rate(mn.TIMEOUTS, TIMEOUT_TYPE), _legend(TIMEOUT_TYPE), exemplar=True)],
+            "ops",
+            stacked=True,
+            links=[ERRORS_IN_JAEGER],
+            width=8,
+        ),
+        timeseries_panel(
+            "Guardrail violations/s by rule",
+            "l0.guardrail.violations by l0.guardrail.rule and l0.guardrail.severity.",
+            [
+                Query(
+                    rate(mn.GUARDRAIL_VIOLATIONS, RULE, SEVERITY),
+                    f"{{{{{RULE}}}}} ({{{{{SEVERITY}}}}})",
+                    exemplar=True,
+                )
+            ],
+            "ops",
+            stacked=True,
+            links=[ERRORS_IN_JAEGER],
+            width=8,
+        ),
+        timeseries_panel(
+            "Drift detections/s by type",
+            "l0.drift.detections by l0.drift.type.",
+            [Query(rate(mn.DRIFT_DETECTIONS, DRIFT_TYPE), _legend(DRIFT_TYPE), exemplar=True)],
+            "ops",
+            stacked=True,
+            links=[ERRORS_IN_JAEGER],
+            width=8,
+        ),
+    )
+    board.row("Checkpoints and resumes").add(
+        timeseries_panel(
+            "Checkpoints and resumes/s",
+            "l0.checkpoints saved and l0.resumes (continuations from the last good checkpoint).",
+            [
+                Query(rate(mn.CHECKPOINTS), "checkpoints", exemplar=True),
+                Query(rate(mn.RESUMES), "resumes", exemplar=True),
+            ],
+            "ops",
+        ),
+        timeseries_panel(
+            "Resumes per retry",
+            "Share of retries that continued from a checkpoint instead of starting over.",
+            [Query(ratio(rate(mn.RESUMES), rate(mn.RETRIES)), "resumes per retry")],
+            "percentunit",
+        ),
+    )
+    return board.to_json()
