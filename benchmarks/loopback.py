@@ -23,7 +23,14 @@ MESSAGES = [{"role": "user", "content": "benchmark"}]
 @contextlib.asynccontextmanager
 async def chaos_server(tokens: int) -> AsyncIterator[str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "l0.cli", "chaos", "--port", "0", "--tokens", str(tokens),
+        sys.executable,
+        "-m",
+        "l0.cli",
+        "chaos",
+        "--port",
+        "0",
+        "--tokens",
+        str(tokens),
         stdout=asyncio.subprocess.PIPE,
     )
     try:

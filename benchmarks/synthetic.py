@@ -68,6 +68,6 @@ async def run_all(*, quick: bool) -> list[Row]:
     for count in sizes:
         chunks = make_chunks(count)
         repeats = 3 if quick or count >= 200_000 else 7
-        b, m = await best_of(repeats, lambda: bare(chunks), lambda: core(chunks))
+        b, m = await best_of(repeats, lambda c=chunks: bare(c), lambda c=chunks: core(c))
         rows.append(Row("synthetic: core l0.run / bare", count, b, m, CORE_BUDGET))
     return rows

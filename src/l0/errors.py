@@ -218,9 +218,7 @@ def _is_network(error: BaseException) -> bool:
     if openai is not None and isinstance(error, openai.APIConnectionError):
         return True
     litellm = _module("litellm")
-    if litellm is not None and isinstance(
-        error, litellm.APIConnectionError | litellm.Timeout
-    ):
+    if litellm is not None and isinstance(error, litellm.APIConnectionError | litellm.Timeout):
         return True
     cause = error.__cause__ or error.__context__
     return cause is not None and cause is not error and _is_network(cause)

@@ -60,7 +60,7 @@ class Event:
     - ERROR: `error` is the final `L0Error`; it is always the last event.
     """
 
-    __slots__ = ("data", "error", "keep", "type", "usage", "text")
+    __slots__ = ("data", "error", "keep", "text", "type", "usage")
 
     def __init__(
         self,

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterable
 from typing import Any
 
 from .run import start
-from .runtime.result import Result
 from .runtime.retry import Retry
 
 __all__ = ["wrap"]
@@ -38,9 +37,7 @@ def wrap(target: Any, **options: Any) -> Any:
 
 def _is_client(target: Any) -> bool:
     completions = getattr(getattr(target, "chat", None), "completions", None)
-    return callable(getattr(completions, "create", None)) and not isinstance(
-        target, AsyncIterable
-    )
+    return callable(getattr(completions, "create", None)) and not isinstance(target, AsyncIterable)
 
 
 def _once(stream: Any) -> Any:

@@ -126,9 +126,7 @@ class ContentChecks:
             result = self.engine.validate(checkpoint)
             if result.should_halt:
                 return False
-        if self.drift is not None and self.drift.validate(checkpoint).detected:
-            return False
-        return True
+        return self.drift is None or not self.drift.validate(checkpoint).detected
 
     # --------------------------------------------------------------- streaming
 

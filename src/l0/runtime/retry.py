@@ -110,7 +110,7 @@ class Retry:
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
         base, cap = self.base_delay, self.max_delay
-        grown = min(cap, base * (2**retry_index))
+        grown = min(cap, base * (2.0**retry_index))
         strategy = self.strategy
         if strategy is BackoffStrategy.EXPONENTIAL:
             return grown

@@ -17,7 +17,7 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,7 +29,6 @@ from ..telemetry.callbacks import CallbackSink, PendingCallbacks
 from ..telemetry.facade import Sink, Telemetry
 from ..types import ErrorCategory, Event, EventType, State
 from .checks import ContentChecks
-from .continuation import OverlapTrimmer
 from .options import Options, accepts_continuation
 from .retry import RetryBudget
 from .timeouts import Interrupt, Watchdog
@@ -120,7 +119,7 @@ class Session:
         self.tel.emit(T.ABORT_REQUESTED, source=source)
         self.watch.interrupt("abort")
 
-    async def events(self) -> AsyncIterator[Any]:
+    async def events(self) -> AsyncGenerator[Any, None]:
         """The session as a stream of `Event`s (or raw provider chunks when `raw`)."""
         options, state, watch = self.options, self.state, self.watch
         plain = not self.raw and options.callbacks.on_event is None
@@ -431,8 +430,10 @@ class Session:
             elapsed_ms=elapsed_ms,
             configured_ms=_ms(fired.configured),
         )
-        code = ErrorCode.INITIAL_TOKEN_TIMEOUT if fired.kind == "initial" else (
-            ErrorCode.INTER_TOKEN_TIMEOUT
+        code = (
+            ErrorCode.INITIAL_TOKEN_TIMEOUT
+            if fired.kind == "initial"
+            else (ErrorCode.INTER_TOKEN_TIMEOUT)
         )
         return L0Error(f"{fired.kind} token timeout after {elapsed_ms} ms", code)
 

@@ -63,13 +63,13 @@ class Watchdog:
     """Watches one attempt at a time on behalf of one consuming task."""
 
     __slots__ = (
+        "_generator",
         "_handle",
         "_last_progress",
         "_last_seen",
         "_loop",
         "_period",
         "_started",
-        "_generator",
         "_state",
         "_streaming",
         "fired",
@@ -102,7 +102,7 @@ class Watchdog:
     def waiting(self) -> bool:
         """True while the session awaits the provider (or a backoff), not the consumer."""
         generator = self._generator() if self._generator is not None else None
-        return generator is not None and generator.ag_running
+        return generator is not None and bool(getattr(generator, "ag_running", False))
 
     def arm(self) -> None:
         """Start watching a new attempt from the calling task."""

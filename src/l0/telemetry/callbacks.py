@@ -18,7 +18,7 @@ from ..events import ObservabilityEvent
 from ..events import ObservabilityEventType as T
 from ..types import Event, State
 
-__all__ = ["Callbacks", "CallbackSink", "invoke"]
+__all__ = ["CallbackSink", "Callbacks", "invoke"]
 
 logger = logging.getLogger("l0.callbacks")
 
