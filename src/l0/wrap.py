@@ -84,12 +84,22 @@ class _Completions:
             return await self._client.chat.completions.create(**request)
         create = self._quiet.chat.completions.create
         options = dict(self._options)
+        if options.get("continue_from_last_good_token"):
+            options.setdefault("build_continuation_prompt", continuation_prompt)
         fallback_models = options.pop("fallback_models", None) or ()
         fallbacks = [_request(create, {**request, "model": m}) for m in fallback_models]
         return start(stream=_request(create, request), fallbacks=fallbacks, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client.chat.completions, name)
+
+
+def continuation_prompt(checkpoint: str) -> str:
+    """The default follow-up message when a wrapped client resumes from a checkpoint."""
+    return (
+        "Your previous answer was cut off. Continue it exactly where it stops, without "
+        f"repeating any of it. It ended with:\n\n{checkpoint}"
+    )
 
 
 def _request(create: Any, request: dict[str, Any]) -> Any:
