@@ -7,8 +7,25 @@ request, and `l0.instrument()` once at start-up to send the telemetry somewhere.
 from __future__ import annotations
 
 from .adapters import Adapter, Adapters
+from .drift import DriftConfig
 from .errors import ErrorCode, L0Error, categorize_error
 from .events import ObservabilityEvent, ObservabilityEventType
+from .guardrails import (
+    GuardrailContext,
+    GuardrailRule,
+    Guardrails,
+    GuardrailViolation,
+    custom_pattern_rule,
+    drift_rule,
+    json_rule,
+    latex_rule,
+    markdown_rule,
+    pattern_rule,
+    repetition_rule,
+    stall_rule,
+    strict_json_rule,
+    zero_output_rule,
+)
 from .run import run
 from .runtime.options import CheckIntervals
 from .runtime.result import Result
@@ -24,10 +41,15 @@ __all__ = [
     "Adapters",
     "BackoffStrategy",
     "CheckIntervals",
+    "DriftConfig",
     "ErrorCategory",
     "ErrorCode",
     "Event",
     "EventType",
+    "GuardrailContext",
+    "GuardrailRule",
+    "GuardrailViolation",
+    "Guardrails",
     "L0Error",
     "ObservabilityEvent",
     "ObservabilityEventType",
@@ -37,6 +59,16 @@ __all__ = [
     "Timeout",
     "__version__",
     "categorize_error",
+    "custom_pattern_rule",
+    "drift_rule",
+    "json_rule",
+    "latex_rule",
+    "markdown_rule",
+    "pattern_rule",
+    "repetition_rule",
     "run",
+    "stall_rule",
+    "strict_json_rule",
     "wrap",
+    "zero_output_rule",
 ]

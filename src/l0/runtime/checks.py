@@ -122,10 +122,9 @@ class ContentChecks:
         self._resume_started = None
 
     def _checkpoint_is_valid(self, checkpoint: str) -> bool:
-        if self.engine is not None:
-            result = self.engine.validate(checkpoint)
-            if result.should_halt:
-                return False
+        # Any failing rule disqualifies it: resuming would re-deliver the faulty text.
+        if self.engine is not None and not self.engine.validate(checkpoint).passed:
+            return False
         return self.drift is None or not self.drift.validate(checkpoint).detected
 
     # --------------------------------------------------------------- streaming

@@ -1,0 +1,99 @@
+"""The shape shared by the built-in rules: an incremental checker and a rule built from it.
+
+Every built-in rule is a small state machine fed the output delta by delta. `feed` sees each
+character once (O(delta) per check); `finish` runs once, at completion, for the checks that
+need the end of the output (unclosed structure, empty output). The same machine also gives
+the rule's stateless `check`: a fresh checker fed the whole content in one delta, so the
+two forms can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .types import (
+    Checker,
+    GuardrailContext,
+    GuardrailRule,
+    GuardrailViolation,
+    Severity,
+)
+
+__all__ = ["StreamChecker", "incremental_rule", "stateless_check"]
+
+
+class StreamChecker:
+    """Base of the built-in incremental checkers.
+
+    Subclasses implement `feed(delta)` and, when they judge the end of the output,
+    `finish()`. `_pos` is the absolute offset of the next character to be fed, so
+    violations carry positions in the whole output whatever the chunking.
+    """
+
+    def __init__(self, rule: str, severity: Severity, recoverable: bool) -> None:
+        self.rule = rule
+        self.severity: Severity = severity
+        self.recoverable = recoverable
+        self._pos = 0
+        self._finished = False
+
+    def __call__(self, ctx: GuardrailContext) -> list[GuardrailViolation]:
+        found = self.feed(ctx.delta) if ctx.delta else []
+        if ctx.completed and not self._finished:
+            self._finished = True
+            found.extend(self.finish())
+        return found
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        raise NotImplementedError
+
+    def finish(self) -> list[GuardrailViolation]:
+        return []
+
+    def violation(
+        self,
+        message: str,
+        position: int | None = None,
+        severity: Severity | None = None,
+        suggestion: str | None = None,
+    ) -> GuardrailViolation:
+        """A violation of this rule at its configured severity unless told otherwise."""
+        return GuardrailViolation(
+            rule=self.rule,
+            message=message,
+            severity=severity or self.severity,
+            recoverable=self.recoverable,
+            position=position,
+            suggestion=suggestion,
+        )
+
+
+def stateless_check(factory: Callable[[], Checker]) -> Checker:
+    """The stateless form of an incremental rule: a fresh checker fed the whole content."""
+
+    def check(ctx: GuardrailContext) -> list[GuardrailViolation]:
+        whole = ctx.content
+        return factory()(GuardrailContext(whole, ctx.completed, whole, ctx.token_count))
+
+    return check
+
+
+def incremental_rule(
+    name: str,
+    factory: Callable[[], Checker],
+    *,
+    severity: Severity,
+    recoverable: bool,
+    description: str,
+    streaming: bool = True,
+) -> GuardrailRule:
+    """A `GuardrailRule` whose `check` and `incremental` come from the same checker."""
+    return GuardrailRule(
+        name=name,
+        check=stateless_check(factory),
+        streaming=streaming,
+        severity=severity,
+        recoverable=recoverable,
+        description=description,
+        incremental=factory,
+    )

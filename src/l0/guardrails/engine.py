@@ -1,0 +1,270 @@
+"""The guardrail engine: runs a session's rules, one attempt at a time.
+
+Per attempt the engine holds a fresh stateful checker for every streaming rule that has
+one (`rule.incremental`), so a streaming check costs O(delta) for built-in rules. It
+reports each distinct violation (rule, message) once per attempt, isolates rules that
+raise, and tells the telemetry facade what happened. It never rewrites output.
+
+Call protocol (what the runtime does):
+- `reset(prefix)` when an attempt starts; `prefix` is the checkpoint it resumes from.
+- `check(ctx)` while streaming, `ctx.delta` = the text added since the previous check.
+- `check_complete(ctx)` once at the end, `ctx.delta` = the text not yet checked.
+- `validate(text)` to vet a checkpoint before resuming from it (no side effects).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ..events import ObservabilityEventType as T
+from .types import Checker, GuardrailContext, GuardrailResult, GuardrailRule, GuardrailViolation
+
+if TYPE_CHECKING:
+    from ..telemetry.facade import Telemetry
+
+__all__ = ["GuardrailEngine", "create_guardrail_engine"]
+
+logger = logging.getLogger("l0.guardrails")
+
+_Deliver = Callable[[GuardrailResult], None]
+_Plan = list[tuple[int, GuardrailRule, Checker]]
+
+
+class GuardrailEngine:
+    """Runs guardrail rules over one session's output (see the module docstring)."""
+
+    def __init__(self, rules: Sequence[GuardrailRule], telemetry: Telemetry | None = None):
+        for i, rule in enumerate(rules):
+            if not isinstance(rule, GuardrailRule):
+                raise TypeError(f"rules[{i}] is not a GuardrailRule: {rule!r}")
+        self.rules: tuple[GuardrailRule, ...] = tuple(rules)
+        self.telemetry = telemetry
+        self.violations: list[GuardrailViolation] = []
+        """Distinct violations reported in the current attempt, in order."""
+        self._checkers: dict[int, Checker] = {}
+        self._stream_plan: _Plan = []
+        self._seen: set[tuple[str, str]] = set()
+        self._errors: set[tuple[int, str]] = set()
+        self._deferred: deque[tuple[GuardrailContext, _Deliver]] = deque()
+        self._new_attempt()
+
+    # ------------------------------------------------------------ attempts
+
+    def reset(self, prefix: str = "") -> None:
+        """Start a new attempt: fresh checkers, no violations seen.
+
+        A resumed attempt passes its checkpoint as `prefix`: it is fed to the incremental
+        checkers as their first delta (without reporting: it was checked when it streamed),
+        and later deltas continue it. Deferred checks of the old attempt are run first.
+        """
+        self.run_deferred()
+        self._new_attempt()
+        if prefix:
+            primer = GuardrailContext(prefix, False, prefix)
+            for index, _rule, checker in list(self._stream_plan):
+                if index in self._checkers:
+                    for violation in self._call(index, checker, primer, "stream", report=False):
+                        self._seen.add((violation.rule, violation.message))
+
+    def _new_attempt(self) -> None:
+        self.violations = []
+        self._seen.clear()
+        self._errors.clear()
+        self._checkers = {}
+        self._stream_plan = []
+        for index, rule in enumerate(self.rules):
+            if not rule.streaming:
+                continue
+            if rule.incremental is None:
+                self._stream_plan.append((index, rule, rule.check))
+                continue
+            try:
+                checker = self._checkers[index] = rule.incremental()
+            except Exception:
+                logger.debug("guardrail %r failed to build its checker", rule.name, exc_info=True)
+                continue
+            self._stream_plan.append((index, rule, checker))
+
+    # -------------------------------------------------------------- checks
+
+    def check(self, ctx: GuardrailContext) -> GuardrailResult:
+        """Streaming check of the rules with `streaming=True`; only new violations return."""
+        if self._deferred:
+            self.run_deferred()
+        return self._run(self._stream_plan, ctx, "stream")
+
+    def check_complete(self, ctx: GuardrailContext) -> GuardrailResult:
+        """The completion check: every rule, with `ctx.completed` forced to True.
+
+        Streaming rules get their last delta through their incremental checker; rules with
+        `streaming=False` run their stateless `check` (they may read `ctx.content`).
+        """
+        self.run_deferred()
+        if not ctx.completed:
+            ctx = ctx.completed_copy()
+        plan = list(self._stream_plan)
+        plan += [(i, r, r.check) for i, r in enumerate(self.rules) if not r.streaming]
+        plan.sort(key=lambda step: step[0])
+        return self._run(plan, ctx, "post")
+
+    def validate(self, text: str) -> GuardrailResult:
+        """Check a checkpoint before resuming from it, with fresh checkers and no reporting.
+
+        Only streaming rules run, as on partial output (a checkpoint is not a complete
+        answer: its JSON may still be open). All distinct violations found are returned.
+        """
+        ctx = GuardrailContext(text, False, text)
+        found: dict[tuple[str, str], GuardrailViolation] = {}
+        for rule in self.rules:
+            if not rule.streaming:
+                continue
+            try:
+                checker = rule.incremental() if rule.incremental is not None else rule.check
+                violations = checker(ctx) or []
+            except Exception:
+                logger.debug("guardrail %r raised while validating", rule.name, exc_info=True)
+                continue
+            for violation in violations:
+                found.setdefault((violation.rule, violation.message), violation)
+        return GuardrailResult.from_violations(list(found.values()))
+
+    # ------------------------------------------------- deferred (async) checks
+
+    def defer(self, ctx: GuardrailContext, deliver: _Deliver) -> None:
+        """Queue a check to run later (`run_deferred`), keeping checks in stream order."""
+        self._deferred.append((ctx, deliver))
+
+    def run_deferred(self) -> None:
+        """Run queued checks in order and deliver each result; any later check waits for them."""
+        while self._deferred:
+            ctx, deliver = self._deferred.popleft()
+            deliver(self._run(self._stream_plan, ctx, "stream"))
+
+    # ------------------------------------------------------------ internals
+
+    def _run(self, plan: _Plan, ctx: GuardrailContext, phase: str) -> GuardrailResult:
+        tel = self.telemetry
+        if tel is not None and (tel.detailed or phase == "post"):
+            return self._run_observed(tel, plan, ctx, phase)
+        new: list[GuardrailViolation] = []
+        for index, rule, checker in plan:
+            found = self._call(index, checker, ctx, phase)
+            if found:
+                new.extend(self._admit(index, rule, found, phase))
+        if not new:
+            return GuardrailResult(True, [], False, False)
+        return GuardrailResult.from_violations(new)
+
+    def _run_observed(
+        self, tel: Telemetry, plan: _Plan, ctx: GuardrailContext, phase: str
+    ) -> GuardrailResult:
+        """`_run` with phase events, and per-rule events when telemetry is detailed."""
+        detailed = tel.detailed
+        started = time.perf_counter()
+        tel.emit(T.GUARDRAIL_PHASE_START, phase=phase, rule_count=len(plan))
+        new: list[GuardrailViolation] = []
+        for index, rule, checker in plan:
+            rule_started = time.perf_counter()
+            if detailed:
+                tel.emit(T.GUARDRAIL_RULE_START, index=index, rule_id=rule.name, phase=phase)
+            admitted = self._admit(index, rule, self._call(index, checker, ctx, phase), phase)
+            new.extend(admitted)
+            if detailed:
+                tel.emit(
+                    T.GUARDRAIL_RULE_END,
+                    index=index,
+                    rule_id=rule.name,
+                    passed=all(v.severity == "warning" for v in admitted),
+                    duration_ms=_ms_since(rule_started),
+                    phase=phase,
+                )
+        result = GuardrailResult.from_violations(new)
+        tel.emit(
+            T.GUARDRAIL_PHASE_END,
+            phase=phase,
+            passed=result.passed,
+            violations=len(new),
+            duration_ms=_ms_since(started),
+        )
+        return result
+
+    def _admit(
+        self, index: int, rule: GuardrailRule, found: list[GuardrailViolation], phase: str
+    ) -> list[GuardrailViolation]:
+        """Keep the violations not yet seen this attempt; record and report them."""
+        new = []
+        for violation in found:
+            key = (violation.rule, violation.message)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            self.violations.append(violation)
+            new.append(violation)
+            self._report(index, rule, violation, phase)
+        return new
+
+    def _call(
+        self, index: int, checker: Checker, ctx: GuardrailContext, phase: str, report: bool = True
+    ) -> list[GuardrailViolation]:
+        """Run one checker; a checker that raises is the rule's own bug, never a violation."""
+        try:
+            found = checker(ctx)
+        except Exception as exc:
+            self._failed(index, exc, phase, report)
+            return []
+        if not found:
+            return []
+        return [v for v in found if isinstance(v, GuardrailViolation)]
+
+    def _failed(self, index: int, exc: Exception, phase: str, report: bool) -> None:
+        """Log and report a rule that raised; an incremental checker is dropped for the
+        rest of the attempt (its state can no longer be trusted)."""
+        rule = self.rules[index]
+        logger.debug("guardrail rule %r raised", rule.name, exc_info=exc)
+        if index in self._checkers:
+            del self._checkers[index]
+            self._stream_plan = [step for step in self._stream_plan if step[0] != index]
+        error = f"{type(exc).__name__}: {exc}"
+        if not report or (index, error) in self._errors:
+            return
+        self._errors.add((index, error))
+        if self.telemetry is not None:
+            self.telemetry.emit(
+                T.GUARDRAIL_RULE_RESULT,
+                index=index,
+                rule_id=rule.name,
+                passed=True,
+                violation=None,
+                error=error,
+                phase=phase,
+            )
+
+    def _report(
+        self, index: int, rule: GuardrailRule, violation: GuardrailViolation, phase: str
+    ) -> None:
+        if self.telemetry is not None:
+            self.telemetry.emit(
+                T.GUARDRAIL_RULE_RESULT,
+                index=index,
+                rule_id=rule.name,
+                passed=False,
+                violation=violation,
+                severity=violation.severity,
+                recoverable=violation.recoverable,
+                phase=phase,
+            )
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def create_guardrail_engine(
+    rules: Sequence[GuardrailRule], telemetry: Telemetry | None = None
+) -> GuardrailEngine:
+    """Build an engine for `rules` (the seeds' functional spelling of `GuardrailEngine`)."""
+    return GuardrailEngine(rules, telemetry)

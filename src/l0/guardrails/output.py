@@ -1,0 +1,205 @@
+"""Output-shape rules: empty output, stalled output, looping output.
+
+- `zero_output_rule`: at completion, the output is empty or only whitespace (including
+  zero-width characters). O(delta): it only remembers whether it saw a visible character.
+- `stall_rule`: no new visible content for more than `max_gap` seconds between checks.
+  It only fires when the engine is asked to check (the runtime's inter-token timeout
+  handles a stream that sends nothing at all); the clock is injectable for tests.
+- `repetition_rule`: the same sentence or line `threshold` times among the last `window`
+  units. Units are cut at . ! ? (and CJK forms) and newlines; units of fewer than
+  `min_words` words or numbers are ignored, so repeated code lines, JSON keys, list
+  numbers or short replies ("Yes.") do not count. O(delta): a bounded deque and counter
+  of recent units.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+
+from .checker import StreamChecker, incremental_rule
+from .streamtext import UnitSplitter, unit_key
+from .types import Checker, GuardrailContext, GuardrailRule, GuardrailViolation, Severity
+
+__all__ = [
+    "RepetitionChecker",
+    "StallChecker",
+    "ZeroOutputChecker",
+    "repetition_rule",
+    "stall_rule",
+    "zero_output_rule",
+]
+
+_INVISIBLE = " \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff"
+
+
+class ZeroOutputChecker(StreamChecker):
+    """Remembers whether any visible character arrived; judges at completion."""
+
+    def __init__(self, rule: str, severity: Severity, recoverable: bool) -> None:
+        super().__init__(rule, severity, recoverable)
+        self._seen = False
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        if not self._seen and delta.strip(_INVISIBLE):
+            self._seen = True
+        return []
+
+    def finish(self) -> list[GuardrailViolation]:
+        if self._seen:
+            return []
+        return [self.violation("No meaningful output: empty or whitespace only", 0)]
+
+
+def zero_output_rule(
+    *, severity: Severity = "error", recoverable: bool = True, name: str = "zero_output"
+) -> GuardrailRule:
+    """Flag an output that is empty or whitespace only, at completion."""
+
+    def factory() -> Checker:
+        return ZeroOutputChecker(name, severity, recoverable)
+
+    return incremental_rule(
+        name,
+        factory,
+        severity=severity,
+        recoverable=recoverable,
+        description="Output is not empty or whitespace only",
+    )
+
+
+class StallChecker(StreamChecker):
+    """Measures the time since the last check that brought visible content."""
+
+    def __init__(
+        self,
+        rule: str,
+        severity: Severity,
+        recoverable: bool,
+        max_gap: float,
+        clock: Callable[[], float],
+    ) -> None:
+        super().__init__(rule, severity, recoverable)
+        self._max_gap = max_gap
+        self._clock = clock
+        self._last: float | None = None
+
+    def __call__(self, ctx: GuardrailContext) -> list[GuardrailViolation]:
+        now = self._clock()
+        position = self._pos
+        self._pos += len(ctx.delta)
+        if self._last is None or ctx.delta.strip(_INVISIBLE):
+            self._last = now
+            return []
+        if now - self._last <= self._max_gap:
+            return []
+        message = f"Stream stalled: no new content for more than {self._max_gap:g}s"
+        return [self.violation(message, position)]
+
+
+def stall_rule(
+    max_gap: float = 5.0,
+    *,
+    severity: Severity = "warning",
+    recoverable: bool = True,
+    name: str = "stall",
+    clock: Callable[[], float] = time.monotonic,
+) -> GuardrailRule:
+    """Flag a stream that keeps being checked without new visible content for `max_gap` s.
+
+    Its stateless `check` cannot see time between calls and never fires; the engine uses
+    the incremental form.
+    """
+    if max_gap <= 0:
+        raise ValueError("max_gap must be positive")
+
+    def factory() -> Checker:
+        return StallChecker(name, severity, recoverable, max_gap, clock)
+
+    return incremental_rule(
+        name,
+        factory,
+        severity=severity,
+        recoverable=recoverable,
+        description=f"New content at least every {max_gap:g}s",
+    )
+
+
+class RepetitionChecker(StreamChecker):
+    """Counts normalized sentence/line units over a sliding window of recent units."""
+
+    def __init__(
+        self,
+        rule: str,
+        severity: Severity,
+        recoverable: bool,
+        window: int,
+        threshold: int,
+        min_words: int,
+    ) -> None:
+        super().__init__(rule, severity, recoverable)
+        self._splitter = UnitSplitter()
+        self._recent: deque[str] = deque()
+        self._counts: Counter[str] = Counter()
+        self._window = window
+        self._threshold = threshold
+        self._min_words = min_words
+        self._reported = False
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        return self._units(self._splitter.feed(delta))
+
+    def finish(self) -> list[GuardrailViolation]:
+        last = self._splitter.flush()
+        return self._units([last] if last is not None else [])
+
+    def _units(self, units: list[tuple[int, str]]) -> list[GuardrailViolation]:
+        found: list[GuardrailViolation] = []
+        for start, unit in units:
+            key = unit_key(unit, self._min_words)
+            if key is None or self._reported:
+                continue
+            self._push(key)
+            if self._counts[key] >= self._threshold:
+                self._reported = True
+                message = (
+                    f"Repeated content: the same sentence {self._threshold} times "
+                    f"within {self._window} sentences"
+                )
+                found.append(self.violation(message, start + len(unit) - len(unit.lstrip())))
+        return found
+
+    def _push(self, key: str) -> None:
+        self._recent.append(key)
+        self._counts[key] += 1
+        if len(self._recent) > self._window:
+            old = self._recent.popleft()
+            self._counts[old] -= 1
+            if not self._counts[old]:
+                del self._counts[old]
+
+
+def repetition_rule(
+    window: int = 20,
+    threshold: int = 3,
+    *,
+    min_words: int = 4,
+    severity: Severity = "error",
+    recoverable: bool = True,
+    name: str = "repetition",
+) -> GuardrailRule:
+    """Flag a model looping: one sentence `threshold` times among the last `window` ones."""
+    if window < 1 or threshold < 2 or min_words < 1:
+        raise ValueError("need window >= 1, threshold >= 2 and min_words >= 1")
+
+    def factory() -> Checker:
+        return RepetitionChecker(name, severity, recoverable, window, threshold, min_words)
+
+    return incremental_rule(
+        name,
+        factory,
+        severity=severity,
+        recoverable=recoverable,
+        description=f"No sentence repeated {threshold} times within {window} sentences",
+    )

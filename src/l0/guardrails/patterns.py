@@ -1,0 +1,177 @@
+"""Pattern rules: known bad phrases (meta commentary, refusals, leaked special tokens).
+
+Matching runs on a bounded window, the last `window` characters of earlier output plus the
+new delta, so a phrase split across deltas ("As an" + " AI") is found and a check costs
+O(window + delta), never O(content). A regex whose matches can be longer than `window` may
+be missed when split; the defaults are far shorter. Each pattern is reported once (its first
+match), then no longer searched for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .checker import StreamChecker, incremental_rule
+from .streamtext import TailMatcher
+from .streamtext import phrase_regex as _phrase
+from .types import Checker, GuardrailRule, GuardrailViolation, Severity
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "BadPattern",
+    "PatternChecker",
+    "custom_pattern_rule",
+    "pattern_rule",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BadPattern:
+    """A phrase to flag: `regex` (searched case-insensitively) and the violation message."""
+
+    category: str
+    regex: str
+    message: str
+
+    def compile(self) -> re.Pattern[str]:
+        return re.compile(self.regex, re.IGNORECASE)
+
+
+DEFAULT_PATTERNS: tuple[BadPattern, ...] = (
+    BadPattern("meta_commentary", _phrase("as an ai"), "Meta commentary: 'As an AI'"),
+    BadPattern(
+        "meta_commentary",
+        _phrase("as a (?:large )?language model"),
+        "Meta commentary: 'as a language model'",
+    ),
+    BadPattern(
+        "meta_commentary", _phrase("i(?:'m| am) (?:just )?an ai"), "Meta commentary: 'I am an AI'"
+    ),
+    BadPattern(
+        "refusal",
+        _phrase("i(?:'m| am) sorry,? but i (?:cannot|can't|can not|am unable|won't|am not able)"),
+        "Refusal: 'I'm sorry, but I cannot'",
+    ),
+    BadPattern(
+        "refusal", _phrase("i (?:cannot|can't|can not) assist"), "Refusal: 'I cannot assist'"
+    ),
+    BadPattern(
+        "refusal",
+        _phrase("i (?:cannot|can't|can not) help with (?:that|this|your request)"),
+        "Refusal: 'I cannot help with that'",
+    ),
+    BadPattern(
+        "refusal",
+        _phrase("i(?:'m| am) (?:unable|not able) to (?:assist|help|comply|fulfill)"),
+        "Refusal: 'I am unable to assist'",
+    ),
+    BadPattern(
+        "instruction_leak",
+        r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id)\|>",
+        "Leaked special token (e.g. <|im_start|>)",
+    ),
+    BadPattern("instruction_leak", r"\[/?inst\]", "Leaked instruction marker [INST]"),
+)
+
+_DEFAULT_WINDOW = 64
+_CUSTOM_WINDOW = 256
+
+
+class PatternChecker(StreamChecker):
+    """Reports the first match of each pattern, looking at a bounded window of the stream."""
+
+    def __init__(
+        self,
+        rule: str,
+        severity: Severity,
+        recoverable: bool,
+        patterns: Sequence[tuple[re.Pattern[str], str]],
+        window: int,
+    ) -> None:
+        super().__init__(rule, severity, recoverable)
+        self._matcher = TailMatcher([pattern for pattern, _ in patterns], window)
+        self._messages = [message for _, message in patterns]
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        return self._report(self._matcher.feed(delta))
+
+    def finish(self) -> list[GuardrailViolation]:
+        return self._report(self._matcher.feed("", final=True))
+
+    def _report(self, matches: list[tuple[int, int, int]]) -> list[GuardrailViolation]:
+        found: list[GuardrailViolation] = []
+        for index, start, _end in matches:
+            if self._matcher.disable(index):
+                found.append(self.violation(self._messages[index], start))
+        return found
+
+
+def _compile(
+    patterns: Sequence[str | re.Pattern[str] | BadPattern], flags: int, message: str | None
+) -> list[tuple[re.Pattern[str], str]]:
+    compiled: list[tuple[re.Pattern[str], str]] = []
+    for pattern in patterns:
+        if isinstance(pattern, BadPattern):
+            compiled.append((pattern.compile(), pattern.message))
+            continue
+        regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
+        label = f"{message}: {regex.pattern}" if message else f"Matched pattern: {regex.pattern}"
+        compiled.append((regex, label))
+    return compiled
+
+
+def _pattern_rule(
+    name: str,
+    compiled: list[tuple[re.Pattern[str], str]],
+    severity: Severity,
+    recoverable: bool,
+    window: int,
+    description: str,
+) -> GuardrailRule:
+    def factory() -> Checker:
+        return PatternChecker(name, severity, recoverable, compiled, window)
+
+    return incremental_rule(
+        name, factory, severity=severity, recoverable=recoverable, description=description
+    )
+
+
+def pattern_rule(
+    patterns: Sequence[str | re.Pattern[str] | BadPattern] | None = None,
+    *,
+    severity: Severity = "error",
+    recoverable: bool = True,
+    name: str = "pattern",
+    window: int | None = None,
+) -> GuardrailRule:
+    """Flag meta commentary ("As an AI"), refusals and leaked special tokens.
+
+    `patterns` replaces the defaults (`DEFAULT_PATTERNS`); strings are regexes searched
+    case-insensitively. `window` bounds the length of a match (default 64 characters
+    for the defaults, 256 for your own patterns).
+    """
+    chosen = DEFAULT_PATTERNS if patterns is None else patterns
+    if window is None:
+        window = _DEFAULT_WINDOW if patterns is None else _CUSTOM_WINDOW
+    compiled = _compile(chosen, re.IGNORECASE, None)
+    description = "Known bad patterns: meta commentary, refusals, leaked special tokens"
+    return _pattern_rule(name, compiled, severity, recoverable, window, description)
+
+
+def custom_pattern_rule(
+    patterns: Sequence[str | re.Pattern[str]],
+    message: str = "Custom pattern violation",
+    severity: Severity = "error",
+    *,
+    recoverable: bool = True,
+    name: str = "custom_pattern",
+    window: int = _CUSTOM_WINDOW,
+    flags: int = re.IGNORECASE,
+) -> GuardrailRule:
+    """Flag your own regexes; each violation reads "<message>: <pattern>"."""
+    if not patterns:
+        raise ValueError("custom_pattern_rule needs at least one pattern")
+    compiled = _compile(patterns, flags, message)
+    return _pattern_rule(name, compiled, severity, recoverable, window, message)

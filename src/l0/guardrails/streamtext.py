@@ -1,0 +1,350 @@
+"""Streaming text primitives: pieces of text analysis that see each character once.
+
+The built-in rules and the drift detector are fed an LLM's output delta by delta and must
+give the same answer whatever the chunking. These helpers make that easy:
+
+- `LineBuffer` turns deltas into complete lines (with their offsets);
+- `FenceTracker` says, line by line, whether the text is inside a fenced code block;
+- `TailMatcher` finds regex matches split across deltas by keeping a bounded tail;
+- `UnitSplitter` cuts the stream into sentence/line units for repetition checks;
+- `words` / `tokens` split text into words (one per CJK character) / words and numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = [
+    "CJK_CHARS",
+    "FenceTracker",
+    "LineBuffer",
+    "TailMatcher",
+    "UnitSplitter",
+    "indent_of",
+    "phrase_regex",
+    "tokens",
+    "tokens_with_carry",
+    "unit_key",
+    "words",
+]
+
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_APOSTROPHES = "'\u2019"
+_WORD = re.compile(rf"[{CJK_CHARS}]|[^\W\d_{CJK_CHARS}]+(?:[{_APOSTROPHES}][^\W\d_{CJK_CHARS}]+)*")
+
+
+_TOKEN = re.compile(rf"[{CJK_CHARS}]|[^\W_{CJK_CHARS}]+(?:[{_APOSTROPHES}][^\W_{CJK_CHARS}]+)*")
+
+
+def phrase_regex(text: str) -> str:
+    """A readable phrase as a regex: words bounded by \\b, any whitespace between them, and
+    straight or curly apostrophes ("I'm" also matches "I\u2019m")."""
+    body = text.replace(" ", r"\s+").replace("'", f"[{_APOSTROPHES}]")
+    return rf"\b{body}\b"
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words: runs of letters (with inner apostrophes), or single CJK characters.
+
+    CJK scripts have no spaces, so each character counts as a word; digits and punctuation
+    are not words, which keeps JSON keys and code symbols from looking like prose.
+    """
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words and numbers (`words`, plus runs of digits and letters)."""
+    return _TOKEN.findall(text.lower().replace("\u2019", "'"))
+
+
+def tokens_with_carry(text: str, final: bool) -> tuple[list[str], str]:
+    """`tokens(text)`, except that a token touching the end of `text` is returned as a
+    carry (unless `final`): it may continue in the next piece of the stream."""
+    found = tokens(text)
+    carry = ""
+    if not final and found and text[-1:].isalnum():
+        carry = found.pop()[-64:]
+    return found, carry
+
+
+def unit_key(unit: str, min_words: int) -> str | None:
+    """A unit's identity for repetition checks (its lower-cased words and numbers), or None
+    when it has fewer than `min_words` words: numbers and symbols do not make a unit
+    substantive, so `{"type": "string", "minLength": 1}` lines do not count."""
+    if unit.isascii() and unit.count(" ") < min_words - 1:
+        return None  # fewer spaces than words needed (CJK units have no spaces)
+    found = tokens(unit)
+    if len(found) - sum(map(str.isdecimal, found)) < min_words:
+        return None
+    return " ".join(found)
+
+
+class LineBuffer:
+    """Turns a stream of deltas into complete lines, each with the offset of its first char.
+
+    A partial line is kept as a list of pieces and joined once, when its newline arrives, so
+    total work is linear in the output. Trailing carriage returns are dropped.
+    """
+
+    __slots__ = ("_pieces", "_start")
+
+    def __init__(self, start: int = 0) -> None:
+        self._pieces: list[str] = []
+        self._start = start
+
+    def feed(self, delta: str) -> list[tuple[int, str]]:
+        parts = delta.split("\n")
+        if len(parts) == 1:
+            self._pieces.append(delta)
+            return []
+        self._pieces.append(parts[0])
+        first = "".join(self._pieces)
+        lines = [(self._start, first.removesuffix("\r"))]
+        offset = self._start + len(first) + 1
+        for part in parts[1:-1]:
+            lines.append((offset, part.removesuffix("\r")))
+            offset += len(part) + 1
+        self._pieces = [parts[-1]] if parts[-1] else []
+        self._start = offset
+        return lines
+
+    def flush(self) -> tuple[int, str] | None:
+        """The last, unterminated line (at completion), if any."""
+        if not self._pieces:
+            return None
+        line = "".join(self._pieces).removesuffix("\r")
+        self._pieces = []
+        return (self._start, line)
+
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+
+
+def indent_of(line: str) -> int:
+    """Leading indentation in columns (a tab counts as four)."""
+    stripped = line.lstrip(" \t")
+    return len(line[: len(line) - len(stripped)].expandtabs(4))
+
+
+class FenceTracker:
+    """Follows fenced code blocks (``` and ~~~) line by line, CommonMark style.
+
+    A fence opens with 3+ backticks or tildes indented at most 3 columns (deeper inside a
+    list item, where LLMs nest code blocks) and closes with a bare run of the same character
+    at least as long. An indented fence outside a list is indented code, not a fence.
+    """
+
+    __slots__ = ("_in_list", "open_char", "open_indent", "open_len", "open_pos")
+
+    def __init__(self) -> None:
+        self.open_char = ""
+        self.open_len = 0
+        self.open_indent = 0
+        self.open_pos = 0
+        self._in_list = False
+
+    @property
+    def inside(self) -> bool:
+        return bool(self.open_char)
+
+    def line(self, offset: int, line: str) -> str:
+        """Classify a complete line: "open", "close", "code" (inside a block) or "text"."""
+        match = _FENCE.match(line)
+        if self.open_char:
+            return "close" if match is not None and self._closes(match) else "code"
+        if match is not None and self._opens(match):
+            self.open_char = match["fence"][0]
+            self.open_len = len(match["fence"])
+            self.open_indent = indent_of(match["indent"])
+            self.open_pos = offset
+            return "open"
+        self._follow_list(line)
+        return "text"
+
+    def _opens(self, match: re.Match[str]) -> bool:
+        if match["fence"][0] == "`" and "`" in match["info"]:
+            return False
+        return indent_of(match["indent"]) <= 3 or self._in_list
+
+    def _closes(self, match: re.Match[str]) -> bool:
+        fence = match["fence"]
+        if fence[0] != self.open_char or len(fence) < self.open_len or match["info"].strip():
+            return False
+        if indent_of(match["indent"]) > max(3, self.open_indent + 3):
+            return False
+        self.open_char = ""
+        return True
+
+    def _follow_list(self, line: str) -> None:
+        if not line.strip():
+            return
+        if _LIST_ITEM.match(line):
+            self._in_list = True
+        elif indent_of(line) < 2:
+            self._in_list = False
+
+
+class TailMatcher:
+    """Finds regex matches in a stream with O(window + delta) work per feed.
+
+    It scans the last `window` characters of earlier text plus the new delta, so a phrase
+    split across deltas is still found; `window` must exceed the longest match. A match is
+    reported once, when the character after it has arrived (or at the end of the stream):
+    patterns ending in `\\b` must not fire on "as an ai" before "d" turns it into "as an aid".
+    """
+
+    __slots__ = ("_active", "_base", "_frontier", "_patterns", "_prefilter", "_tail", "window")
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]], window: int) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self._patterns = list(patterns)
+        self._active = [True] * len(self._patterns)
+        self.window = window
+        self._tail = ""
+        self._base = 0
+        self._frontier = 0
+        self._prefilter = _Prefilter(self._patterns)
+
+    def feed(self, delta: str, final: bool = False) -> list[tuple[int, int, int]]:
+        """New matches as (pattern index, start, end) in absolute offsets, in order."""
+        buf = self._tail + delta
+        base = self._base
+        limit = len(buf) if final else len(buf) - 1
+        found: list[tuple[int, int, int]] = []
+        if limit > self._frontier - base and not self.exhausted and self._may_match(buf):
+            found = self._scan(buf, base, limit)
+        self._frontier = max(self._frontier, base + limit)
+        keep = min(len(buf), self.window)
+        self._tail = buf[len(buf) - keep :]
+        self._base = base + len(buf) - keep
+        return found
+
+    def disable(self, index: int) -> bool:
+        """Stop looking for pattern `index` (once reported); False if it already was off."""
+        if not self._active[index]:
+            return False
+        self._active[index] = False
+        active = zip(self._patterns, self._active, strict=True)
+        self._prefilter = _Prefilter([pattern for pattern, on in active if on])
+        return True
+
+    @property
+    def exhausted(self) -> bool:
+        return not any(self._active)
+
+    def _may_match(self, buf: str) -> bool:
+        return self._prefilter.search(buf)
+
+    def _scan(self, buf: str, base: int, limit: int) -> list[tuple[int, int, int]]:
+        found: list[tuple[int, int, int]] = []
+        for index, pattern in enumerate(self._patterns):
+            if not self._active[index]:
+                continue
+            for match in pattern.finditer(buf):
+                start, end = match.span()
+                if end > limit:
+                    break
+                if end > start and base + end > self._frontier:
+                    found.append((index, base + start, base + end))
+        found.sort(key=lambda item: (item[2], item[0]))
+        return found
+
+
+class _Prefilter:
+    """A cheap "could any pattern match here?" test, run before the exact per-pattern scan.
+
+    Python's regex engine finds a literal prefix fast, but not under IGNORECASE and not
+    behind a leading `\\b`. So case-insensitive patterns written in lower case are joined
+    into one case-sensitive alternation searched in the lower-cased text, leading `\\b`
+    dropped (dropping an assertion only widens the test). Other patterns are joined as is.
+    """
+
+    __slots__ = ("_folded", "_other")
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+        folded: list[str] = []
+        other: list[str] = []
+        for pattern in patterns:
+            source = pattern.pattern.removeprefix(r"\b")
+            if pattern.flags & re.IGNORECASE and source == source.lower():
+                folded.append(f"(?:{source})")
+            else:
+                other.append(_scoped(pattern, source))
+        self._folded = _compile_or_none(folded)
+        self._other = _compile_or_none(other)
+
+    def search(self, text: str) -> bool:
+        if self._folded is not None and self._folded.search(text.lower()) is not None:
+            return True
+        return self._other is not None and self._other.search(text) is not None
+
+
+def _scoped(pattern: re.Pattern[str], source: str) -> str:
+    flags = "".join(
+        letter
+        for flag, letter in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+        if pattern.flags & flag
+    )
+    return f"(?{flags}:{source})" if flags else f"(?:{source})"
+
+
+def _compile_or_none(parts: list[str]) -> re.Pattern[str] | None:
+    if not parts:
+        return None
+    try:
+        return re.compile("|".join(parts))
+    except re.error:  # e.g. a pattern with global inline flags: match-all, never skip
+        return re.compile("")
+
+
+class UnitSplitter:
+    """Cuts a stream into units (sentences or lines) for repetition checks.
+
+    A unit ends at `.`, `!`, `?`, their CJK forms, or a newline. Splitting on the character
+    alone (no look-ahead) keeps the result independent of chunking. Units longer than
+    `max_unit` characters are truncated: a runaway line costs bounded memory.
+    """
+
+    __slots__ = ("_kept", "_len", "_pieces", "_start", "max_unit")
+
+    _BOUNDARY = re.compile("[.!?\u3002\uff01\uff1f\n]")
+
+    def __init__(self, max_unit: int = 500, start: int = 0) -> None:
+        self.max_unit = max_unit
+        self._pieces: list[str] = []
+        self._len = 0
+        self._kept = 0
+        self._start = start
+
+    def feed(self, delta: str) -> list[tuple[int, str]]:
+        """Completed units as (start offset, text including the boundary character)."""
+        units: list[tuple[int, str]] = []
+        cursor = 0
+        for match in self._BOUNDARY.finditer(delta):
+            end = match.end()
+            self._add(delta[cursor:end])
+            units.append(self._take())
+            cursor = end
+        if cursor < len(delta):
+            self._add(delta[cursor:])
+        return units
+
+    def flush(self) -> tuple[int, str] | None:
+        return self._take() if self._len else None
+
+    def _add(self, piece: str) -> None:
+        room = self.max_unit - self._kept
+        if room > 0:
+            kept = piece[:room]
+            self._pieces.append(kept)
+            self._kept += len(kept)
+        self._len += len(piece)
+
+    def _take(self) -> tuple[int, str]:
+        unit = (self._start, "".join(self._pieces))
+        self._start += self._len
+        self._pieces, self._len, self._kept = [], 0, 0
+        return unit

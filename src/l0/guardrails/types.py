@@ -1,0 +1,152 @@
+"""The vocabulary of guardrails: a rule, what its check sees, what it finds, what it means.
+
+A rule is a pure check over the output. Built-in rules also provide an *incremental*
+checker (a small state machine fed only the text added since its previous check), so a
+streaming check costs O(delta) however long the output grows. Custom rules can stay simple:
+a function `check(state)` that reads `state.content`, like the examples in the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "Checker",
+    "CheckerFactory",
+    "GuardrailContext",
+    "GuardrailResult",
+    "GuardrailRule",
+    "GuardrailViolation",
+    "Severity",
+]
+
+Severity = Literal["warning", "error", "fatal"]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailViolation:
+    """One problem a rule found.
+
+    `warning` is recorded only; a recoverable `error` asks for a retry; `fatal` (or an
+    error that is not recoverable) halts the session. `position` is a character offset in
+    the output when the rule knows where the problem starts.
+    """
+
+    rule: str
+    message: str
+    severity: Severity = "error"
+    recoverable: bool = True
+    position: int | None = None
+    suggestion: str | None = None
+
+
+class GuardrailContext:
+    """What a rule's check sees; quacks like `l0.State` for custom rules written as check(state).
+
+    `content` may be given as a callable: it is then built lazily, once, on first read. The
+    runtime passes `lambda: state.content` so that joining the output (O(n)) only happens
+    when a rule really needs the whole text. Built-in rules never read it while streaming;
+    they read `delta`, the text added since their previous streaming check.
+    """
+
+    __slots__ = ("_content", "_source", "completed", "delta", "metadata", "token_count")
+
+    def __init__(
+        self,
+        content: str | Callable[[], str] = "",
+        completed: bool = False,
+        delta: str = "",
+        token_count: int = 0,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._content: str | None
+        self._source: Callable[[], str] | None
+        if callable(content):
+            self._content, self._source = None, content
+        else:
+            self._content, self._source = content, None
+        self.completed = completed
+        self.delta = delta
+        self.token_count = token_count
+        self.metadata: dict[str, Any] = metadata if metadata is not None else {}
+
+    @property
+    def content(self) -> str:
+        """The whole output so far (built on first read when given as a callable)."""
+        if self._content is None:
+            assert self._source is not None
+            self._content, self._source = self._source(), None
+        return self._content
+
+    def content_length_hint(self) -> int | None:
+        """Length of `content` if it is already built, else None (never builds it)."""
+        return len(self._content) if self._content is not None else None
+
+    def completed_copy(self) -> GuardrailContext:
+        """The same context marked completed, sharing the lazy content."""
+        source: str | Callable[[], str]
+        source = self._content if self._content is not None else self._lazy_content
+        return GuardrailContext(source, True, self.delta, self.token_count, self.metadata)
+
+    def _lazy_content(self) -> str:
+        return self.content
+
+    def __repr__(self) -> str:
+        return (
+            f"GuardrailContext(delta={len(self.delta)} chars, completed={self.completed}, "
+            f"token_count={self.token_count})"
+        )
+
+
+Checker = Callable[[GuardrailContext], list[GuardrailViolation]]
+"""A check: context in, violations out. Stateless (`rule.check`) or stateful (incremental)."""
+
+CheckerFactory = Callable[[], Checker]
+"""Builds a fresh stateful checker; the engine calls it once per attempt."""
+
+
+@dataclass
+class GuardrailRule:
+    """A named check with its default severity.
+
+    `check` is the stateless form (custom rules provide it; it may read `ctx.content`).
+    `incremental`, when set, builds a fresh stateful checker per engine and attempt that
+    only reads `ctx.delta` and `ctx.completed`; the engine prefers it while streaming.
+    `streaming=False` rules run once, at completion, through `check`.
+    """
+
+    name: str
+    check: Checker
+    streaming: bool = True
+    severity: Severity = "error"
+    recoverable: bool = True
+    description: str = ""
+    incremental: CheckerFactory | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailResult:
+    """The verdict of one engine check.
+
+    `violations` holds only the distinct violations first found by this check (an engine
+    reports each (rule, message) once per attempt). `passed` is False when one of them is an
+    error or fatal; warnings are recorded but pass.
+    """
+
+    passed: bool
+    violations: list[GuardrailViolation]
+    should_halt: bool
+    should_retry: bool
+
+    @classmethod
+    def from_violations(cls, violations: list[GuardrailViolation]) -> GuardrailResult:
+        """Derive the flags: fatal or non-recoverable error halts, recoverable error retries."""
+        halt = any(
+            v.severity == "fatal" or (v.severity == "error" and not v.recoverable)
+            for v in violations
+        )
+        retry = not halt and any(v.severity == "error" for v in violations)
+        passed = all(v.severity == "warning" for v in violations)
+        return cls(passed, violations, halt, retry)
