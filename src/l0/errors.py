@@ -10,6 +10,8 @@ be an openai error, and `import l0` stays light.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import json
 import re
 import sys
@@ -136,6 +138,7 @@ _TRANSIENT_BODY_CODES = frozenset(
 
 def classify_error(error: BaseException) -> RetryDecision:
     """Decide category, retry and fallback for one failed attempt (docs/errors.md)."""
+    error = _unwrap(error)
     if isinstance(error, L0Error):
         return _decide(error.category, error.code.value.lower(), error.status_code, None)
     if isinstance(error, asyncio.CancelledError):
@@ -184,6 +187,17 @@ def _decide(
     return RetryDecision(category, reason, False, False, False, None, status)
 
 
+def _unwrap(error: BaseException) -> BaseException:
+    """litellm re-raises mid-stream failures as MidStreamFallbackError: judge the original."""
+    exceptions = _module("litellm.exceptions")
+    wrapper = getattr(exceptions, "MidStreamFallbackError", None)
+    if wrapper is not None and isinstance(error, wrapper):
+        original = getattr(error, "original_exception", None)
+        if isinstance(original, BaseException):
+            return original
+    return error
+
+
 def _module(name: str) -> Any:
     return sys.modules.get(name)
 
@@ -191,9 +205,9 @@ def _module(name: str) -> Any:
 def _status_code(error: BaseException) -> int | None:
     status = getattr(error, "status_code", None)
     if isinstance(status, int) and 100 <= status < 600:
-        # litellm gives connection failures status 500; they are network errors.
+        # litellm gives connection failures status 500 and timeouts 408: network errors.
         litellm = _module("litellm")
-        if litellm is not None and isinstance(error, litellm.APIConnectionError):
+        if litellm is not None and isinstance(error, litellm.APIConnectionError | litellm.Timeout):
             return None
         return status
     response = getattr(error, "response", None)
@@ -265,17 +279,46 @@ def _is_context_length(error: BaseException) -> bool:
 
 def _retry_after(error: BaseException) -> float | None:
     """Seconds the provider asked us to wait (`retry-after-ms` wins over `Retry-After`)."""
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    try:
-        millis = headers.get("retry-after-ms")
+    for headers in _header_sources(error):
+        millis = _header(headers, "retry-after-ms")
         if millis is not None:
-            return max(0.0, float(millis) / 1000.0)
-        seconds = headers.get("retry-after")
-        if seconds is not None:
-            return max(0.0, float(seconds))
-    except (TypeError, ValueError):
-        return None  # an HTTP-date or garbage: fall back to our own backoff
+            try:
+                return max(0.0, float(millis) / 1000.0)
+            except ValueError:
+                pass
+        value = _header(headers, "retry-after")
+        if value is not None:
+            return _retry_after_value(value)
     return None
+
+
+def _header_sources(error: BaseException) -> list[Any]:
+    """openai/httpx keep headers on the response; litellm keeps the provider's separately."""
+    sources = [
+        getattr(error, "litellm_response_headers", None),
+        getattr(getattr(error, "response", None), "headers", None),
+        getattr(error, "headers", None),
+    ]
+    return [h for h in sources if h is not None and callable(getattr(h, "get", None))]
+
+
+def _header(headers: Any, name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.title())
+    return str(value) if value is not None else None
+
+
+def _retry_after_value(value: str) -> float | None:
+    """`Retry-After` is delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())

@@ -30,7 +30,9 @@ class OpenAIChunks(Translator):
             delta = choice.delta
             if choice.finish_reason is None and delta is not None and not delta.tool_calls:
                 content: str | None = delta.content
-                return content
+                if content:
+                    return content
+        # Everything else (role, usage, finish, tool deltas) takes the careful path.
         return self._feed_rest(item, choices)
 
     def _feed_rest(self, item: Any, choices: Any) -> str | None:

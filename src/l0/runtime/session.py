@@ -49,6 +49,7 @@ class _Attempt:
     """Bookkeeping for one attempt (first try, retry, or fallback)."""
 
     __slots__ = (
+        "closed",
         "first_token_at",
         "index",
         "is_fallback",
@@ -66,6 +67,7 @@ class _Attempt:
         self.started_at = time.monotonic()
         self.first_token_at: float | None = None
         self.opened: OpenedStream | None = None
+        self.closed = False
         self.start_length = state.content_length
         self.start_tokens = state.token_count
 
@@ -147,7 +149,7 @@ class Session:
                                 pieces.append(text)
                                 n += 1
                                 if n >= next_mark:
-                                    next_mark = self._at_mark(n)
+                                    next_mark = self._at_mark(n, text)
                                     feed = self.checks.feed_for(translator)
                                 if plain:
                                     event = new_event(Event)
@@ -182,6 +184,7 @@ class Session:
                         for event in self._success_events():
                             yield event
                         return
+                    await self._close_attempt(attempt)
                     decision = classify_error(error)
                     verdict = self._decide(error, decision, budget, fallback_index)
                     for event in self._boundary(attempt, verdict):
@@ -273,8 +276,13 @@ class Session:
             tel.emit(T.CONNECTION_RESTORED, duration_ms=self._ms_since_retry())
         return opened
 
-    def _at_mark(self, n: int) -> int:
-        """Every-N-tokens work. Returns the token count at which to come back."""
+    def _at_mark(self, n: int, text: str) -> int:
+        """Every-N-tokens work for token `text`, just appended and not yet delivered.
+
+        Returns the token count at which to come back. When a check fails, the token is
+        taken back out of the state first: the consumer never receives it, so the state
+        must not hold it either.
+        """
         attempt = self._attempt
         assert attempt is not None
         if n == 1:
@@ -287,7 +295,12 @@ class Session:
                 configured_ms=_ms(self.options.timeout.inter_token),
                 token_index=self.state.token_count,
             )
-        next_mark = self.checks.run(n)
+        try:
+            next_mark = self.checks.run(n)
+        except L0Error:
+            state = self.state
+            state._rewind(state.content_length - len(text), state.token_count - 1)
+            raise
         if self.checks.checkpoint_due(n):
             self._save_checkpoint()
         return n + 1 if tel.detailed else min(next_mark, self.checks.next_checkpoint(n))
@@ -338,7 +351,7 @@ class Session:
         state._pieces.append(text)
         attempt = self._attempt
         assert attempt is not None
-        self._at_mark(attempt.tokens(state))
+        self._at_mark(attempt.tokens(state), text)
         return [] if self.raw else [self._token_event(text)]
 
     def _complete_attempt(self, translator: Any) -> None:
@@ -525,11 +538,14 @@ class Session:
 
     async def _sleep(self, delay: float) -> None:
         """Backoff that `abort()` can cut short."""
-        self.watch.arm_idle()
+        watch = self.watch
+        watch.arm_idle()
+        if watch.fired is not None:  # aborted from a callback on this very task
+            return
         try:
             await asyncio.sleep(delay)
         except asyncio.CancelledError:
-            self._interrupt_or_raise()
+            self._interrupt_or_raise()  # raises unless it was our abort
 
     def _enter_fallback(self, to_index: int, reason: str) -> None:
         self._fallback_started_at = time.monotonic()
@@ -630,8 +646,8 @@ class Session:
                 self._emit_attempt_end(attempt, asyncio.CancelledError(), None)
         finalization_started = time.monotonic()
         tel.emit(T.FINALIZATION_START)
-        if attempt is not None and attempt.opened is not None:
-            await _close_quietly(attempt.opened)
+        if attempt is not None:
+            await self._close_attempt(attempt)
         if self.outcome == "aborted":
             state.aborted = True
             tel.emit(
@@ -660,6 +676,14 @@ class Session:
         )
         tel.emit(T.SESSION_END, outcome=self.outcome, error=self.error)
         await self.pending.drain()
+
+    async def _close_attempt(self, attempt: _Attempt) -> None:
+        """Close the attempt's provider stream (once): a failed attempt's connection must
+        not stay open while the next one runs."""
+        if attempt.opened is None or attempt.closed:
+            return
+        attempt.closed = True
+        await _close_quietly(attempt.opened)
 
     def _ms_since_retry(self) -> int:
         start = self._retry_started_at
