@@ -31,6 +31,7 @@ from .runtime.options import CheckIntervals
 from .runtime.result import Result
 from .runtime.retry import BackoffStrategy, Retry
 from .runtime.timeouts import Timeout
+from .telemetry import Instrumentation, instrument
 from .types import ErrorCategory, Event, EventType, State
 from .wrap import wrap
 
@@ -50,6 +51,7 @@ __all__ = [
     "GuardrailRule",
     "GuardrailViolation",
     "Guardrails",
+    "Instrumentation",
     "L0Error",
     "ObservabilityEvent",
     "ObservabilityEventType",
@@ -61,6 +63,7 @@ __all__ = [
     "categorize_error",
     "custom_pattern_rule",
     "drift_rule",
+    "instrument",
     "json_rule",
     "latex_rule",
     "markdown_rule",

@@ -50,6 +50,7 @@ class _Attempt:
 
     __slots__ = (
         "closed",
+        "ended",
         "first_token_at",
         "index",
         "is_fallback",
@@ -68,6 +69,7 @@ class _Attempt:
         self.first_token_at: float | None = None
         self.opened: OpenedStream | None = None
         self.closed = False
+        self.ended = False
         self.start_length = state.content_length
         self.start_tokens = state.token_count
 
@@ -603,6 +605,9 @@ class Session:
     def _emit_attempt_end(
         self, attempt: _Attempt, error: BaseException | None, decision: RetryDecision | None
     ) -> None:
+        if attempt.ended:
+            return
+        attempt.ended = True
         self.checks.attempt_ended(error is None)
         opened = attempt.opened
         translator = opened.translator.resolved if opened is not None else None

@@ -1,0 +1,132 @@
+"""The OpenTelemetry sink: one session's spans, span events and metrics.
+
+It emits only through the OpenTelemetry API (the library rule of OpenTelemetry), so
+whatever providers the application set globally — `l0.instrument()`'s, Logfire's, or
+hand-made — receive l0's telemetry, and with none set the factory returns no sink at all.
+The providers are looked up for every session, so configuring OpenTelemetry after
+`import l0` works.
+
+Cost: a handful of spans and a few dozen dictionary lookups per session; nothing per
+token (the session emits per-token events only when detailed events were asked for).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import weakref
+from collections.abc import Iterator
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
+from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Tracer, TracerProvider
+
+from ..events import ObservabilityEvent
+from ..events import ObservabilityEventType as T
+from . import metric_names as m
+from .facade import Session, settings
+from .mapping import MAPPING
+from .otel_metrics import SessionMetrics, instruments_for, l0_version
+from .otel_traces import SessionSpans
+
+__all__ = [
+    "CAPTURE_CONTENT_ENV",
+    "OTelSink",
+    "capture_content_enabled",
+    "otel_sink_factory",
+    "tracer_for",
+]
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+_CONTENT_ON = frozenset({"true", "1", "yes", "span_only", "event_only", "span_and_event"})
+
+_TRACERS: weakref.WeakKeyDictionary[TracerProvider, Tracer] = weakref.WeakKeyDictionary()
+
+
+def capture_content_enabled() -> bool:
+    """Content (tool arguments and results, the output text) goes into telemetry only on
+    request: `l0.instrument(capture_content=True)` or the GenAI semconv variable."""
+    if settings.capture_content:
+        return True
+    return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in _CONTENT_ON
+
+
+def tracer_for(provider: TracerProvider) -> Tracer:
+    """l0's tracer from `provider` (cached per provider)."""
+    tracer = _TRACERS.get(provider)
+    if tracer is None:
+        tracer = _TRACERS[provider] = provider.get_tracer(m.METER_NAME, l0_version())
+    return tracer
+
+
+class OTelSink:
+    """Turns one session's lifecycle events into spans and metrics (see `mapping`)."""
+
+    __slots__ = ("metrics", "spans")
+
+    def __init__(
+        self,
+        session: Session,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        *,
+        capture_content: bool | None = None,
+        all_events: bool | None = None,
+    ) -> None:
+        tracer_provider = tracer_provider or trace.get_tracer_provider()
+        meter_provider = meter_provider or metrics.get_meter_provider()
+        self.spans = SessionSpans(
+            tracer_for(tracer_provider),
+            session,
+            capture_content=(
+                capture_content_enabled() if capture_content is None else capture_content
+            ),
+            all_events=settings.events == "all" if all_events is None else all_events,
+        )
+        self.metrics = SessionMetrics(instruments_for(meter_provider))
+
+    def handle(self, event: ObservabilityEvent) -> None:
+        rule = MAPPING[event.type]
+        if event.type is T.ATTEMPT_END and self.spans.attempt is None:
+            return  # a second end of an attempt already ended: not a second operation
+        span = self.spans.handle(event, rule)
+        if rule.metrics:
+            ctx = trace.set_span_in_context(span) if span is not None else None
+            self.metrics.handle(event, ctx, self.spans.info)
+
+    @contextlib.contextmanager
+    def provider_scope(self) -> Iterator[None]:
+        """Make the attempt span current while the session calls into the provider, so the
+        provider's HTTP spans (httpx instrumentation) become its children.
+
+        The session enters this around the factory call and the wait for the response,
+        never across a `yield`, so attach and detach happen in the same context.
+        """
+        ctx = self.spans.attempt_context()
+        if ctx is None:
+            yield
+            return
+        token = otel_context.attach(ctx)
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+
+
+def _configured(tracer_provider: TracerProvider, meter_provider: MeterProvider) -> bool:
+    """False while the application has set no provider: then l0 emits nothing at all."""
+    no_tracing = isinstance(tracer_provider, ProxyTracerProvider | NoOpTracerProvider)
+    no_metrics = isinstance(meter_provider, NoOpMeterProvider) or (
+        type(meter_provider).__name__ == "_ProxyMeterProvider"
+    )
+    return not (no_tracing and no_metrics)
+
+
+def otel_sink_factory(session: Session) -> OTelSink | None:
+    """The default sink factory: an `OTelSink` on the global providers, if any are set."""
+    tracer_provider = trace.get_tracer_provider()
+    meter_provider = metrics.get_meter_provider()
+    if not _configured(tracer_provider, meter_provider):
+        return None
+    return OTelSink(session, tracer_provider, meter_provider)

@@ -1,0 +1,208 @@
+"""l0's metrics (DESIGN §5): instruments per meter provider, recorded from lifecycle events.
+
+Instruments are created once per meter provider and cached. Each measurement is recorded
+with the context of the span the event belongs to, so the SDK's trace-based exemplar
+filter links the metric to the trace. Attributes are low-cardinality only: never session,
+response or tool-call ids.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider, UpDownCounter
+
+from ..events import ObservabilityEvent
+from ..events import ObservabilityEventType as T
+from . import metric_names as m
+from .mapping import Attributes
+from .otel_traces import AttemptInfo
+
+__all__ = ["Instruments", "SessionMetrics", "instruments_for", "l0_version", "recorded_events"]
+
+
+@lru_cache(maxsize=1)
+def l0_version() -> str:
+    """l0's version, for the instrumentation scope (read once, lazily: metadata is slow)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("l0")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class Instruments:
+    """Every instrument of the metric contract, created from one meter."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.counters: dict[str, Counter] = {}
+        self.histograms: dict[str, Histogram] = {}
+        self.up_down: dict[str, UpDownCounter] = {}
+        for spec in m.ALL_METRICS:
+            if spec.kind == "counter":
+                self.counters[spec.name] = meter.create_counter(
+                    spec.name, unit=spec.unit, description=spec.description
+                )
+            elif spec.kind == "histogram":
+                self.histograms[spec.name] = meter.create_histogram(
+                    spec.name,
+                    unit=spec.unit,
+                    description=spec.description,
+                    explicit_bucket_boundaries_advisory=list(spec.buckets or ()) or None,
+                )
+            else:
+                self.up_down[spec.name] = meter.create_up_down_counter(
+                    spec.name, unit=spec.unit, description=spec.description
+                )
+
+
+_CACHE: weakref.WeakKeyDictionary[MeterProvider, Instruments] = weakref.WeakKeyDictionary()
+
+
+def instruments_for(provider: MeterProvider) -> Instruments:
+    """The instruments of `provider`, created on first use."""
+    instruments = _CACHE.get(provider)
+    if instruments is None:
+        meter = provider.get_meter(m.METER_NAME, l0_version())
+        instruments = _CACHE[provider] = Instruments(meter)
+    return instruments
+
+
+Handler = Callable[["SessionMetrics", ObservabilityEvent, Context | None, AttemptInfo], None]
+
+
+class SessionMetrics:
+    """Records one session's measurements."""
+
+    __slots__ = ("_i", "_started")
+
+    def __init__(self, instruments: Instruments) -> None:
+        self._i = instruments
+        self._started: float | None = None
+
+    def handle(self, event: ObservabilityEvent, ctx: Context | None, info: AttemptInfo) -> None:
+        handler = _HANDLERS.get(event.type)
+        if handler is not None:
+            handler(self, event, ctx, info)
+
+    def _count(self, name: str, amount: int, attrs: Attributes, ctx: Context | None) -> None:
+        self._i.counters[name].add(amount, attrs, context=ctx)
+
+    # -------------------------------------------------------------------- session
+
+    def _session_start(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        self._started = time.monotonic()
+        self._i.up_down[m.ACTIVE_SESSIONS.name].add(1, context=ctx)
+
+    def _session_end(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        outcome: Attributes = {m.ATTR_OUTCOME: str(e.data.get("outcome"))}
+        self._count(m.SESSIONS.name, 1, outcome, ctx)
+        if self._started is not None:
+            duration = time.monotonic() - self._started
+            self._i.histograms[m.SESSION_DURATION.name].record(duration, outcome, context=ctx)
+            self._i.up_down[m.ACTIVE_SESSIONS.name].add(-1, context=ctx)
+            self._started = None
+
+    def _summary(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        checkpoints = e.data.get("checkpoints_created")
+        if isinstance(checkpoints, int) and checkpoints > 0:
+            self._count(m.CHECKPOINTS.name, checkpoints, {}, ctx)
+
+    # ------------------------------------------------------------------- attempts
+
+    def _attempt_end(self, e: ObservabilityEvent, ctx: Context | None, info: AttemptInfo) -> None:
+        data = e.data
+        model: Attributes = {}
+        if info.provider:
+            model[m.ATTR_PROVIDER_NAME] = info.provider
+        if info.request_model:
+            model[m.ATTR_REQUEST_MODEL] = info.request_model
+        attrs: Attributes = {m.ATTR_OPERATION_NAME: "chat", **model}
+        if data.get("error_type"):
+            attrs[m.ATTR_ERROR_TYPE] = str(data["error_type"])
+        histograms = self._i.histograms
+        duration = data.get("duration")
+        if isinstance(duration, int | float):
+            histograms[m.OPERATION_DURATION.name].record(duration, attrs, context=ctx)
+        ttfc = data.get("time_to_first_chunk")
+        if isinstance(ttfc, int | float):
+            histograms[m.TIME_TO_FIRST_CHUNK.name].record(ttfc, attrs, context=ctx)
+        self._usage(data.get("usage"), attrs, ctx)
+        tokens = data.get("token_count")
+        if isinstance(tokens, int) and tokens > 0:
+            self._count(m.TOKENS.name, tokens, model, ctx)
+
+    def _usage(self, usage: Any, attrs: Attributes, ctx: Context | None) -> None:
+        if not isinstance(usage, dict):
+            return
+        histogram = self._i.histograms[m.TOKEN_USAGE.name]
+        for token_type in m.TOKEN_TYPES:
+            value = usage.get(f"{token_type}_tokens")
+            if isinstance(value, int):
+                typed = {**attrs, m.ATTR_TOKEN_TYPE: token_type}
+                histogram.record(value, typed, context=ctx)
+
+    # -------------------------------------------------------------- reliability
+
+    def _retry(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        data = e.data
+        attrs: Attributes = {
+            m.ATTR_RETRY_REASON: str(data.get("reason")),
+            m.ATTR_ERROR_CATEGORY: str(data.get("category")),
+            m.ATTR_RETRY_COUNTS_TOWARD_LIMIT: bool(data.get("counts_toward_limit")),
+        }
+        self._count(m.RETRIES.name, 1, attrs, ctx)
+
+    def _fallback(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        index = e.data.get("to_index")
+        attrs: Attributes = {m.ATTR_FALLBACK_INDEX: index} if isinstance(index, int) else {}
+        self._count(m.FALLBACKS.name, 1, attrs, ctx)
+
+    def _timeout(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        attrs: Attributes = {m.ATTR_TIMEOUT_TYPE: str(e.data.get("timeout_type"))}
+        self._count(m.TIMEOUTS.name, 1, attrs, ctx)
+
+    def _violation(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        violation = e.data.get("violation")
+        if violation is None or e.data.get("passed", False):
+            return
+        attrs: Attributes = {
+            m.ATTR_GUARDRAIL_RULE: str(getattr(violation, "rule", "unknown")),
+            m.ATTR_GUARDRAIL_SEVERITY: str(getattr(violation, "severity", "error")),
+        }
+        self._count(m.GUARDRAIL_VIOLATIONS.name, 1, attrs, ctx)
+
+    def _drift(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        if not e.data.get("detected"):
+            return
+        types = e.data.get("types") or ("unknown",)
+        for drift_type in types:
+            self._count(m.DRIFT_DETECTIONS.name, 1, {m.ATTR_DRIFT_TYPE: str(drift_type)}, ctx)
+
+    def _resume(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        self._count(m.RESUMES.name, 1, {}, ctx)
+
+
+_HANDLERS: dict[T, Handler] = {
+    T.SESSION_START: SessionMetrics._session_start,
+    T.SESSION_END: SessionMetrics._session_end,
+    T.SESSION_SUMMARY: SessionMetrics._summary,
+    T.ATTEMPT_END: SessionMetrics._attempt_end,
+    T.RETRY_ATTEMPT: SessionMetrics._retry,
+    T.FALLBACK_START: SessionMetrics._fallback,
+    T.TIMEOUT_TRIGGERED: SessionMetrics._timeout,
+    T.GUARDRAIL_RULE_RESULT: SessionMetrics._violation,
+    T.DRIFT_CHECK_RESULT: SessionMetrics._drift,
+    T.RESUME_START: SessionMetrics._resume,
+}
+
+
+def recorded_events() -> frozenset[T]:
+    """The event types that record metrics (a test checks it against the mapping table)."""
+    return frozenset(_HANDLERS)

@@ -1,0 +1,1 @@
+"""Runtime tests: the session engine through real clients against the fault server."""

@@ -1,0 +1,278 @@
+"""Adapters: OpenAI chunks, plain async iterables of `str` or `Event`, custom adapters, and
+what happens with a stream nobody understands."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from openai.types.chat import ChatCompletionChunk
+
+import l0
+from l0 import ErrorCategory, ErrorCode, Event, EventType
+from l0 import ObservabilityEventType as T
+from l0.testing import FaultServer, Reply
+
+from .conftest import Recorder, drain, fast_retry, opener, tokens
+
+TEXT = "Hello there world"
+
+
+async def agen(*items: Any) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+# -- OpenAI --------------------------------------------------------------------------------
+
+
+async def test_openai_stream_is_detected(fault_server: FaultServer, client: Any) -> None:
+    fault_server.enqueue(Reply(text=TEXT))
+    rec = Recorder()
+    result = await l0.run(opener(client, "gpt-x"), on_event=rec)
+    await drain(result)
+    (ready,) = rec.of(T.STREAM_READY)
+    assert (ready.adapter, ready.provider, ready.request_model) == ("openai", "openai", "gpt-x")
+    assert (ready.server_address, ready.server_port) == ("127.0.0.1", fault_server.port)
+
+
+async def test_openai_adapter_by_name(fault_server: FaultServer, client: Any) -> None:
+    fault_server.enqueue(Reply(text=TEXT, usage=True))
+    rec = Recorder()
+    result = await l0.run(opener(client, "gpt-x"), adapter="openai", on_event=rec)
+    await drain(result)
+    (ready,) = rec.of(T.STREAM_READY)
+    assert (ready.adapter, ready.provider, ready.request_model) == ("openai", "openai", "gpt-x")
+    assert (ready.server_address, ready.server_port) == ("127.0.0.1", fault_server.port)
+    state = result.state
+    assert state.content == TEXT
+    assert (state.model, state.finish_reason) == ("gpt-x", "stop")
+    assert state.response_id is not None and state.response_id.startswith("chatcmpl-")
+    assert state.usage == {
+        "input_tokens": state.usage["input_tokens"],
+        "output_tokens": 3,
+        "total_tokens": state.usage["input_tokens"] + 3,
+    }
+
+
+def chunk(content: str | None = None, **extra: Any) -> ChatCompletionChunk:
+    delta: dict[str, Any] = {}
+    if content is not None:
+        delta["content"] = content
+    delta.update(extra.pop("delta", {}))
+    choices = [{"index": 0, "delta": delta, "finish_reason": extra.pop("finish_reason", None)}]
+    return ChatCompletionChunk.model_validate(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": "prebuilt",
+            "choices": extra.pop("choices", choices),
+            **extra,
+        }
+    )
+
+
+def prebuilt_chunks() -> Iterator[ChatCompletionChunk]:
+    yield chunk("", delta={"role": "assistant"})
+    yield chunk("Hello")
+    yield chunk(" world")
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f"}}
+    yield chunk(delta={"tool_calls": [call]})
+    yield chunk(delta={"tool_calls": [{"index": 0, "function": {"arguments": '{"a":'}}]})
+    yield chunk(delta={"tool_calls": [{"index": 0, "function": {"arguments": " 1}"}}]})
+    yield chunk(finish_reason="tool_calls")
+    usage = {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}
+    yield chunk(choices=[], usage=usage)
+
+
+async def test_prebuilt_openai_chunks_in_a_generator() -> None:
+    result = await l0.run(lambda: agen(*prebuilt_chunks()))
+    events = await drain(result)
+    state = result.state
+    assert state.content == "Hello world"
+    assert state.tool_calls == [{"id": "call_1", "name": "f", "arguments": '{"a": 1}'}]
+    assert state.usage == {"input_tokens": 5, "output_tokens": 4, "total_tokens": 9}
+    assert state.finish_reason == "tool_calls"
+    assert [e.type for e in events] == [
+        EventType.TOKEN,
+        EventType.TOKEN,
+        EventType.TOOL_CALL,
+        EventType.COMPLETE,
+    ]
+
+
+# -- plain async iterables -----------------------------------------------------------------
+
+
+async def test_async_iterable_of_str() -> None:
+    result = await l0.run(lambda: agen("Hello", " there", " world"))
+    events = await drain(result)
+    assert tokens(events) == ["Hello", " there", " world"]
+    assert result.state.content == TEXT
+    assert result.state.token_count == 3
+
+
+async def test_async_factory_returning_a_stream() -> None:
+    async def factory() -> AsyncIterator[str]:
+        return agen("a", "b")
+
+    result = await l0.run(factory)
+    assert await result.read() == "ab"
+
+
+async def test_async_iterable_object_of_str() -> None:
+    class Words:
+        def __aiter__(self) -> AsyncIterator[str]:
+            return agen("x", "y")
+
+    result = await l0.run(Words)
+    assert await result.read() == "xy"
+
+
+async def test_async_iterable_of_events() -> None:
+    stream = [
+        Event(EventType.TOKEN, "Hi"),
+        Event(EventType.TOKEN, " you"),
+        Event(EventType.TOOL_CALL, data={"id": "c1", "name": "f", "arguments": {"x": 1}}),
+        Event(EventType.COMPLETE, usage={"input_tokens": 1, "output_tokens": 2}),
+    ]
+    result = await l0.run(lambda: agen(*stream))
+    events = await drain(result)
+    assert result.state.content == "Hi you"
+    assert result.state.tool_calls == [{"id": "c1", "name": "f", "arguments": '{"x":1}'}]
+    assert result.state.usage == {"input_tokens": 1, "output_tokens": 2}
+    assert [e.type for e in events][-2:] == [EventType.TOOL_CALL, EventType.COMPLETE]
+
+
+async def test_error_event_in_a_stream_is_handled_like_a_raise() -> None:
+    attempts = iter(
+        [
+            [Event(EventType.TOKEN, "par"), Event(EventType.ERROR, error=ConnectionResetError())],
+            [Event(EventType.TOKEN, "full")],
+        ]
+    )
+    result = await l0.run(lambda: agen(*next(attempts)), retry=fast_retry())
+    events = await drain(result)
+    assert result.state.content == "full"
+    assert result.state.network_retry_count == 1
+    assert [e.keep for e in events if e.type is EventType.RESET] == [0]
+
+
+async def test_text_adapter_by_name() -> None:
+    result = await l0.run(lambda: agen("a", "b"), adapter="text")
+    assert await result.read() == "ab"
+
+
+# -- custom adapters -----------------------------------------------------------------------
+
+
+class Reel:
+    """A made-up provider's stream object."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+
+class ReelAdapter:
+    name = "reel"
+
+    def detect(self, stream: Any) -> bool:
+        return isinstance(stream, Reel)
+
+    async def wrap(self, stream: Reel) -> AsyncIterator[Event]:
+        for part in stream.parts:
+            yield Event(EventType.TOKEN, part)
+        yield Event(EventType.TOOL_CALL, data={"id": "r1", "name": "spin", "arguments": "{}"})
+        yield Event(EventType.COMPLETE, usage={"input_tokens": 2, "output_tokens": 3})
+
+
+@pytest.fixture
+def reel_adapter() -> Iterator[ReelAdapter]:
+    adapter = ReelAdapter()
+    l0.Adapters.register(adapter)
+    try:
+        yield adapter
+    finally:
+        l0.Adapters.unregister(adapter.name)
+
+
+async def test_custom_adapter_is_detected(reel_adapter: ReelAdapter) -> None:
+    assert "reel" in l0.Adapters.names()
+    rec = Recorder()
+    result = await l0.run(lambda: Reel("spin", " me"), on_event=rec)
+    events = await drain(result)
+    assert result.state.content == "spin me"
+    assert result.state.tool_calls == [{"id": "r1", "name": "spin", "arguments": "{}"}]
+    assert result.state.usage == {"input_tokens": 2, "output_tokens": 3}
+    assert events[-1].type is EventType.COMPLETE
+    assert rec.of(T.ADAPTER_DETECTED)[0].adapter_id == "reel"
+
+
+async def test_custom_adapter_by_name(reel_adapter: ReelAdapter) -> None:
+    # Not detectable (a plain object), but chosen by name.
+    class Other(Reel):
+        pass
+
+    reel_adapter.detect = lambda stream: False  # type: ignore[method-assign]
+    result = await l0.run(lambda: Other("by", " name"), adapter="reel")
+    assert await result.read() == "by name"
+
+
+async def test_custom_adapter_instance() -> None:
+    result = await l0.run(lambda: Reel("direct"), adapter=ReelAdapter())
+    assert await result.read() == "direct"
+    assert l0.Adapters.get("reel") is None
+
+
+async def test_unregistered_adapter_name_fails_at_the_call(reel_adapter: ReelAdapter) -> None:
+    l0.Adapters.unregister("reel")
+    with pytest.raises(ValueError, match="reel"):
+        await l0.run(lambda: Reel("x"), adapter="reel")
+
+
+# -- streams nobody understands ------------------------------------------------------------
+
+
+async def test_non_iterable_stream_is_an_invalid_stream_error() -> None:
+    calls = []
+
+    def factory() -> int:
+        calls.append(1)
+        return 42
+
+    result = await l0.run(factory, retry=fast_retry())
+    events = await drain(result)
+    assert [e.type for e in events] == [EventType.ERROR]
+    error = events[0].error
+    assert error.code is ErrorCode.INVALID_STREAM
+    assert error.category is ErrorCategory.INTERNAL
+    assert "stream=True" in str(error)
+    assert calls == [1], "a programming error is not retried"
+
+
+async def test_unknown_items_are_adapter_not_found() -> None:
+    result = await l0.run(lambda: agen(1, 2, 3), retry=fast_retry())
+    events = await drain(result)
+    assert [e.type for e in events] == [EventType.ERROR]
+    error = events[-1].error
+    assert error.code is ErrorCode.ADAPTER_NOT_FOUND
+    assert "Adapters.register" in str(error)
+    with pytest.raises(l0.L0Error) as caught:
+        await (await l0.run(lambda: agen(object()))).read()
+    assert caught.value.code is ErrorCode.ADAPTER_NOT_FOUND
+
+
+async def test_str_stream_with_a_stray_item_is_invalid() -> None:
+    result = await l0.run(lambda: agen("ok", 7), retry=fast_retry())
+    events = await drain(result)
+    assert tokens(events) == ["ok"]
+    assert events[-1].error.code is ErrorCode.INVALID_STREAM
+
+
+async def test_sync_iterable_is_not_a_stream() -> None:
+    result = await l0.run(lambda: ["a", "b"])
+    events = await drain(result)
+    assert events[-1].error.code is ErrorCode.INVALID_STREAM
