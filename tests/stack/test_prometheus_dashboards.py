@@ -44,7 +44,7 @@ WORKLOAD = Path(__file__).resolve().parent / "workload.py"
 WORKLOAD_MODE_ENV = "L0_WORKLOAD_MODE"
 # The l0 runtime and its OTel metrics sink are not in the tree yet, so the workload records
 # the metric contract directly. Flip to "real" once `l0.run` + the sink land.
-DEFAULT_WORKLOAD_MODE = "synthetic"
+DEFAULT_WORKLOAD_MODE = "real"
 JOB = "l0-workload"  # scrape job name == the workload's service.name
 
 # How Grafana's built-in variables are filled in: windows that hold enough 1s scrapes.

@@ -330,6 +330,9 @@ class Scenario:
     continuation: bool = False
 
 
+REFUSAL = "As an AI language model, I cannot help with that request today."
+
+
 def real_scenarios(reply: Any) -> list[Scenario]:
     """Sessions that exercise every metric of the contract through the fault server."""
     ok = reply(text=TEXT)
@@ -346,6 +349,7 @@ def real_scenarios(reply: Any) -> list[Scenario]:
         Scenario("inter-timeout", {PRIMARY: [reply(text=TEXT, stall_after=(3, 1.0)), ok]}),
         Scenario("zero-output", {PRIMARY: [reply(empty=True), ok]}),
         Scenario("repetition-drift", {PRIMARY: [reply(text=LOOP), ok]}),
+        Scenario("guardrail", {PRIMARY: [reply(text=REFUSAL), ok]}),
         Scenario("fallback", {PRIMARY: [reply(status=401)], FALLBACK_1: [ok]}, (FALLBACK_1,)),
         Scenario(
             "deep-fallback",
@@ -367,7 +371,10 @@ async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Sc
 
         def stream(model: str) -> Callable[[], Awaitable[Any]]:
             return lambda: client.chat.completions.create(
-                model=model, messages=messages, stream=True
+                model=model,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
             )
 
         try:
@@ -379,6 +386,7 @@ async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Sc
                 guardrails=l0.Guardrails.recommended(),
                 drift=True,
                 continue_from_last_good_token=scenario.continuation,
+                check_intervals={"checkpoint": 2},
             )
             if scenario.abort_after is not None:
                 asyncio.get_running_loop().call_later(scenario.abort_after, result.abort)
