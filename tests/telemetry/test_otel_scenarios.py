@@ -51,7 +51,7 @@ async def test_success_span_tree_attributes_and_metrics(
     session = otel.one("l0.session")
     assert session.kind is SpanKind.INTERNAL
     assert session.parent is None
-    assert session.status.status_code is StatusCode.UNSET
+    assert session.status.status_code is StatusCode.OK
     assert session.attributes["l0.session.id"] == result.session_id
     assert session.attributes["l0.outcome"] == "success"
     assert session.attributes["l0.retry.count"] == 0
@@ -114,7 +114,7 @@ async def test_retry_after_503(
     assert retried.attributes["l0.is_retry"] is True
 
     session = otel.one("l0.session")
-    assert session.status.status_code is StatusCode.UNSET  # recovered
+    assert session.status.status_code is StatusCode.OK  # recovered
     assert session.attributes["l0.retry.count"] == 1
     retry = _event(session, "l0.retry")
     assert retry["l0.retry.reason"] == "http_503"

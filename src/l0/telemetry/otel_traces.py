@@ -226,8 +226,12 @@ class SessionSpans:
             return None
         self._close_children(event.ts)
         span.set_attributes({**rule.attributes(event, self.capture), **self._session_counts})
-        if event.data.get("outcome") == "error":
+        outcome = event.data.get("outcome")
+        if outcome == "error":
             span.set_status(Status(StatusCode.ERROR, error_type(event.data.get("error"))))
+        elif outcome == "success":
+            # DESIGN §4: a session that recovered says so explicitly, whatever its attempts did.
+            span.set_status(Status(StatusCode.OK))
         span.end(_ns(event.ts))
         self.session = None
         return span
