@@ -31,6 +31,7 @@ from .runtime.options import CheckIntervals
 from .runtime.result import Result
 from .runtime.retry import BackoffStrategy, Retry
 from .runtime.timeouts import Timeout
+from .structured import structured
 from .telemetry import Instrumentation, instrument
 from .types import ErrorCategory, Event, EventType, State
 from .wrap import wrap
@@ -72,6 +73,7 @@ __all__ = [
     "run",
     "stall_rule",
     "strict_json_rule",
+    "structured",
     "wrap",
     "zero_output_rule",
 ]
