@@ -2,6 +2,8 @@
 
 Each scenario is timed several times, interleaved with its baseline, and the best run of
 each is compared: best-of-N is the least noisy estimate of cost on a shared machine.
+Rows without telemetry run first; then a real OpenTelemetry SDK is installed (spans to a
+batch processor, metrics to a reader) and the telemetry rows run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,22 @@ import asyncio
 import os
 import sys
 
-from . import loopback, synthetic
+from . import loopback, otel, synthetic
+from ._timing import Row
+
+
+async def run(quick: bool) -> tuple[list[Row], list[tuple[int, float]]]:
+    rows = await synthetic.rows("synthetic: core / bare", synthetic.core, 3.0, quick=quick)
+    rows += await loopback.rows("loopback: core / bare openai SDK", quick=quick)
+    handle = otel.install()
+    rows += await synthetic.rows("synthetic: core + OTel / bare", synthetic.core, 3.0, quick=quick)
+    rows += await synthetic.rows(
+        "synthetic: full stack + OTel / bare", synthetic.full, synthetic.FULL_BUDGET, quick=quick
+    )
+    rows += await loopback.rows("loopback: full stack + OTel / bare SDK", quick=quick, full=True)
+    memory = await synthetic.peak_memory_per_token(quick=quick)
+    handle.shutdown()
+    return rows, memory
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,17 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer tokens and repeats")
     args = parser.parse_args(argv)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    rows = asyncio.run(synthetic.run_all(quick=args.quick))
-    rows += asyncio.run(loopback.run_all(quick=args.quick))
-    print(f"{'scenario':<48} {'tokens':>8} {'bare ms':>9} {'l0 ms':>9} {'ratio':>6} {'budget':>7}")
+    rows, memory = asyncio.run(run(args.quick))
+    print(f"{'scenario':<42} {'tokens':>8} {'bare ms':>9} {'l0 ms':>9} {'ratio':>6} {'budget':>7}")
     failed = False
     for row in rows:
         ok = row.ratio <= row.budget
         failed |= not ok
         print(
-            f"{row.name:<48} {row.tokens:>8} {row.bare * 1e3:>9.2f} {row.measured * 1e3:>9.2f} "
+            f"{row.name:<42} {row.tokens:>8} {row.bare * 1e3:>9.2f} {row.measured * 1e3:>9.2f} "
             f"{row.ratio:>6.2f} {'<=' if ok else '> '}{row.budget:<5}"
         )
+    print("\nfull stack peak memory per token (flat = linear in N):")
+    for count, per_token in memory:
+        print(f"  {count:>8} tokens: {per_token:,.0f} bytes/token")
     return 1 if failed else 0
 
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 from openai import AsyncOpenAI
 
@@ -51,10 +52,18 @@ async def bare(client: AsyncOpenAI) -> int:
     return total
 
 
-async def with_l0(client: AsyncOpenAI) -> int:
+async def with_l0(client: AsyncOpenAI, *, full: bool = False) -> int:
+    options: dict[str, Any] = {}
+    if full:
+        options = {
+            "guardrails": l0.Guardrails.recommended(),
+            "drift": True,
+            "continue_from_last_good_token": True,
+        }
     total = 0
     result = await l0.run(
-        lambda: client.chat.completions.create(model="bench", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        lambda: client.chat.completions.create(model="bench", messages=MESSAGES, stream=True),  # type: ignore[arg-type]
+        **options,
     )
     async for event in result:
         if event.is_token:
@@ -62,11 +71,11 @@ async def with_l0(client: AsyncOpenAI) -> int:
     return total
 
 
-async def run_all(*, quick: bool) -> list[Row]:
+async def rows(name: str, *, quick: bool, full: bool = False) -> list[Row]:
     tokens = 20_000
     async with chaos_server(tokens) as url:
         client = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
         repeats = 3 if quick else 7
-        b, m = await best_of(repeats, lambda: bare(client), lambda: with_l0(client))
+        b, m = await best_of(repeats, lambda: bare(client), lambda: with_l0(client, full=full))
         await client.close()
-    return [Row("openai SDK over loopback: l0 / bare SDK", tokens, b, m, SDK_BUDGET)]
+    return [Row(name, tokens, b, m, SDK_BUDGET)]

@@ -1,11 +1,14 @@
 """Synthetic: pre-built `ChatCompletionChunk`s from an async generator, no I/O.
 
 This isolates l0's own per-token cost. The bare consumer reads each chunk's text, which
-is the least any consumer does.
+is the least any consumer does. The text is realistic prose (`checks.prose_chunks`): a
+repeating word cycle would rightly trip drift detection.
 """
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from collections.abc import AsyncIterator
 
 from openai.types.chat import ChatCompletionChunk
@@ -13,12 +16,14 @@ from openai.types.chat import ChatCompletionChunk
 import l0
 
 from ._timing import Row, best_of
+from .checks import prose_chunks
 
 CORE_BUDGET = 3.0
+FULL_BUDGET = 6.0
+SIZES = (2_000, 20_000, 200_000)
 
 
 def make_chunks(count: int) -> list[ChatCompletionChunk]:
-    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
     return [
         ChatCompletionChunk.model_validate(
             {
@@ -26,16 +31,10 @@ def make_chunks(count: int) -> list[ChatCompletionChunk]:
                 "object": "chat.completion.chunk",
                 "created": 0,
                 "model": "bench",
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": {"content": f" {words[i % len(words)]}{i % 7}"},
-                        "finish_reason": None,
-                    }
-                ],
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
             }
         )
-        for i in range(count)
+        for text in prose_chunks(count)
     ]
 
 
@@ -54,20 +53,53 @@ async def bare(chunks: list[ChatCompletionChunk]) -> int:
 
 
 async def core(chunks: list[ChatCompletionChunk]) -> int:
+    return await _consume(await l0.run(lambda: _stream(chunks)))
+
+
+async def full(chunks: list[ChatCompletionChunk]) -> int:
+    """Recommended guardrails, drift and continuation (and OTel, once installed)."""
+    result = await l0.run(
+        lambda: _stream(chunks),
+        guardrails=l0.Guardrails.recommended(),
+        drift=True,
+        continue_from_last_good_token=True,
+    )
+    total = await _consume(result)
+    assert result.outcome == "success", (result.error, result.state.violations)
+    return total
+
+
+async def _consume(result: l0.Result) -> int:
     total = 0
-    result = await l0.run(lambda: _stream(chunks))
     async for event in result:
         if event.is_token:
             total += 1
     return total
 
 
-async def run_all(*, quick: bool) -> list[Row]:
-    rows = []
-    sizes = (2_000, 20_000) if quick else (2_000, 20_000, 200_000)
-    for count in sizes:
+async def rows(name: str, scenario: object, budget: float, *, quick: bool) -> list[Row]:
+    out = []
+    for count in SIZES[:2] if quick else SIZES:
         chunks = make_chunks(count)
         repeats = 3 if quick or count >= 200_000 else 7
-        b, m = await best_of(repeats, lambda c=chunks: bare(c), lambda c=chunks: core(c))
-        rows.append(Row("synthetic: core l0.run / bare", count, b, m, CORE_BUDGET))
-    return rows
+        b, m = await best_of(
+            repeats,
+            lambda c=chunks: bare(c),
+            lambda c=chunks, f=scenario: f(c),  # type: ignore[operator]
+        )
+        out.append(Row(name, count, b, m, budget))
+    return out
+
+
+async def peak_memory_per_token(*, quick: bool) -> list[tuple[int, float]]:
+    """Peak traced memory of a full-stack session divided by its tokens: flat = linear."""
+    out = []
+    for count in SIZES[:2] if quick else SIZES:
+        chunks = make_chunks(count)
+        gc.collect()
+        tracemalloc.start()
+        await full(chunks)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out.append((count, peak / count))
+    return out

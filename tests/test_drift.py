@@ -251,3 +251,68 @@ def test_config_validation_and_thresholds() -> None:
 def test_quiet_result_shape() -> None:
     result = DriftDetector().check("hello")
     assert result == DriftResult(False, [], 0.0, {})
+
+
+def test_quiet_results_are_shared_and_read_only() -> None:
+    detector = DriftDetector()
+    first, second = detector.check("Hello. "), detector.check("World. ")
+    assert first is second and not first.detected
+    with pytest.raises(TypeError):
+        first.types.append("repetition")
+    with pytest.raises(TypeError):
+        first.details["x"] = 1.0
+
+
+def test_running_window_statistics_match_a_recount() -> None:
+    from collections import Counter
+    from itertools import chain
+
+    detector = DriftDetector(DriftConfig(window=800, blocks=5))
+    text = (NEGATIVES["mixed"] + POSITIVES["repetition"]) * 3
+    for i in range(0, len(text), 13):
+        detector.check(text[i : i + 13])
+        window = detector._window
+        blocks = list(window.blocks)
+        grams = list(chain.from_iterable(b.grams for b in blocks))
+        assert window.gram_stats() == (len(grams), len(set(grams)))
+        units = Counter(chain.from_iterable(b.units for b in blocks))
+        assert window.most_repeated_unit() == max(units.values(), default=0)
+        half = len(blocks) // 2
+        assert window.sums() == (
+            _column_sums(blocks[:half]),
+            _column_sums(blocks[len(blocks) - half :]),
+            _column_sums(blocks),
+        )
+        assert list(window.entropies) == [b.entropy for b in blocks]
+
+
+def _column_sums(blocks: list[Any]) -> list[int]:
+    return [sum(column) for column in zip(*(b.counts for b in blocks), strict=True)] or [0] * 5
+
+
+def _bench_checks() -> Any:
+    # benchmarks/ is not a package on the test path: load the prose generator by file.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "checks.py"
+    spec = importlib.util.spec_from_file_location("bench_checks", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_no_false_positives_on_long_generated_prose() -> None:
+    from l0.guardrails import GuardrailContext, GuardrailEngine, Guardrails
+
+    chunks = _bench_checks().prose_chunks(20_000)
+    assert chunks == _bench_checks().prose_chunks(20_000)  # deterministic
+    engine, detector = GuardrailEngine(Guardrails.recommended()), DriftDetector()
+    for i in range(0, len(chunks), 5):
+        delta = "".join(chunks[i : i + 5])
+        assert engine.check(GuardrailContext("", False, delta)).violations == []
+        if i % 10 == 5:
+            assert not detector.check("".join(chunks[i - 5 : i + 5])).detected
+    assert engine.check_complete(GuardrailContext("".join(chunks), True, "")).violations == []
+    assert not detector.check("", completed=True).detected

@@ -123,6 +123,17 @@ class Event:
     __hash__ = None  # type: ignore[assignment]
 
 
+class Cursor:
+    """Where a reader of the growing content stopped (see `State._since`)."""
+
+    __slots__ = ("chars", "generation", "index")
+
+    def __init__(self, generation: int, index: int, chars: int) -> None:
+        self.generation = generation
+        self.index = index
+        self.chars = chars
+
+
 class State:
     """The session's running state, readable at any time through `result.state`.
 
@@ -137,6 +148,7 @@ class State:
         self._token_base = 0  # tokens no longer one-per-piece (joined or rewound)
         self._length = 0  # characters in _pieces[:_counted]
         self._counted = 0
+        self._generation = 0  # bumped whenever _pieces is rewritten (joined or rewound)
         self.checkpoint_length = 0
         self.checkpoint_token_count = 0
         self.fallback_index = 0
@@ -171,6 +183,7 @@ class State:
             joined = "".join(pieces)
             # In place: the session loop holds a reference to this list.
             self._token_base += len(pieces) - 1
+            self._generation += 1
             pieces.clear()
             pieces.append(joined)
             self._length = len(joined)
@@ -217,12 +230,29 @@ class State:
         """Keep the first `keep` characters, worth `tokens` tokens (the retry boundary)."""
         kept = self.content[:keep]
         pieces = self._pieces
+        self._generation += 1
         pieces.clear()
         if kept:
             pieces.append(kept)
         self._length = len(kept)
         self._counted = len(pieces)
         self._token_base = tokens - len(pieces)
+
+    def _cursor(self) -> Cursor:
+        """A position at the current end of the content, for `_since`."""
+        return Cursor(self._generation, len(self._pieces), self.content_length)
+
+    def _since(self, cursor: Cursor) -> str:
+        """The text appended after `cursor`, which then moves to the end: O(that text)."""
+        pieces = self._pieces
+        if cursor.generation == self._generation:
+            text = "".join(pieces[cursor.index :])
+        else:  # the pieces were joined or rewound since: fall back to characters
+            text = self._tail(cursor.chars)
+        cursor.generation = self._generation
+        cursor.index = len(pieces)
+        cursor.chars += len(text)
+        return text
 
     def _tail(self, start: int) -> str:
         """`content[start:]` in O(len of the tail), without joining the whole content."""

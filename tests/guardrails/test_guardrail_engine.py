@@ -297,3 +297,46 @@ def test_streaming_checks_never_read_the_whole_content() -> None:
     engine.check_complete(GuardrailContext(content, True, ""))
     assert reads == [1]  # strict_json, once, at completion
     assert [v.rule for v in engine.violations] == ["strict_json"]
+
+
+def test_passing_checks_share_one_read_only_result() -> None:
+    engine = GuardrailEngine(Guardrails.recommended())
+    first, second = engine.check(ctx("Hello")), engine.check(ctx(" world"))
+    assert first is second and first.passed and first.violations == []
+    with pytest.raises(TypeError):
+        first.violations.append(GuardrailViolation("x", "y"))
+    assert engine.check(ctx(" As an AI")).passed  # waits for the next character
+    found = engine.check(ctx(", I said.")).violations
+    assert [v.rule for v in found] == ["pattern"] and not engine.check(ctx(" Fine.")).violations
+
+
+def test_checkers_with_their_own_call_get_the_context() -> None:
+    from l0.guardrails import StreamChecker, incremental_rule
+
+    seen: list[tuple[str, int]] = []
+
+    class Counting(StreamChecker):
+        def __call__(self, state: GuardrailContext) -> list[GuardrailViolation]:
+            seen.append((state.delta, state.token_count))
+            return ["not a violation"] if state.delta else []  # type: ignore[list-item]
+
+    rule = incremental_rule(
+        "counting",
+        lambda: Counting("counting", "error", True),
+        severity="error",
+        recoverable=True,
+        description="",
+    )
+    engine = GuardrailEngine([rule])
+    assert engine.check(GuardrailContext("", False, "ab", token_count=3)).passed
+    assert engine.check(GuardrailContext("", False, "", token_count=4)).passed
+    assert seen == [("ab", 3), ("", 4)]
+
+
+def test_context_metadata_is_built_on_first_read_and_shared_by_the_completed_copy() -> None:
+    context = GuardrailContext(lambda: "text", delta="t")
+    context.metadata["key"] = 1
+    assert context.completed_copy().metadata is context.metadata
+    context.metadata = {"other": 2}
+    assert context.metadata == {"other": 2}
+    assert GuardrailContext(metadata={"a": 1}).metadata == {"a": 1}

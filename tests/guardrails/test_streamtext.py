@@ -68,3 +68,33 @@ def test_words_and_unit_keys() -> None:
     assert unit_key('{"type": "string", "minLength": 1}', 4) is None
     assert unit_key("Row 1 has the value", 4) == "row 1 has the value"
     assert unit_key("这是一个句子", 4) == "这 是 一 个 句 子"
+
+
+def test_token_fast_paths_agree_with_the_regex() -> None:
+    import random
+
+    from l0.guardrails.streamtext import _TOKEN
+
+    rng = random.Random(3)
+    alphabet = "abcXYZ019 _-'.,!\n\t\u2019é漢"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        if rng.random() < 0.5:
+            text = text.encode("ascii", "ignore").decode()
+        assert tokens(text) == _TOKEN.findall(text.lower().replace("\u2019", "'")), text
+
+
+def test_unit_splitter_does_not_depend_on_chunking() -> None:
+    import random
+
+    rng = random.Random(5)
+    text = "One two. Three four five six!\nA long unit " + "x" * 30 + ". 漢字。Last one"
+    whole = UnitSplitter(max_unit=20)
+    expected = [*whole.feed(text), whole.flush()]
+    for _ in range(200):
+        splitter, units, cursor = UnitSplitter(max_unit=20), [], 0
+        while cursor < len(text):
+            size = rng.randint(1, 12)
+            units += splitter.feed(text[cursor : cursor + size])
+            cursor += size
+        assert [*units, splitter.flush()] == expected

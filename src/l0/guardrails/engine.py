@@ -5,6 +5,10 @@ one (`rule.incremental`), so a streaming check costs O(delta) for built-in rules
 reports each distinct violation (rule, message) once per attempt, isolates rules that
 raise, and tells the telemetry facade what happened. It never rewrites output.
 
+Streaming checks run every few tokens, so their fixed cost matters as much as the rules':
+a built-in checker is fed the delta directly (no per-rule context or list when nothing is
+found), and a check that finds nothing new returns one shared, read-only passing result.
+
 Call protocol (what the runtime does):
 - `reset(prefix)` when an attempt starts; `prefix` is the checkpoint it resumes from.
 - `check(ctx)` while streaming, `ctx.delta` = the text added since the previous check.
@@ -21,7 +25,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..events import ObservabilityEventType as T
-from .types import Checker, GuardrailContext, GuardrailResult, GuardrailRule, GuardrailViolation
+from .checker import StreamChecker
+from .types import (
+    PASSED,
+    Checker,
+    GuardrailContext,
+    GuardrailResult,
+    GuardrailRule,
+    GuardrailViolation,
+)
 
 if TYPE_CHECKING:
     from ..telemetry.facade import Telemetry
@@ -32,6 +44,8 @@ logger = logging.getLogger("l0.guardrails")
 
 _Deliver = Callable[[GuardrailResult], None]
 _Plan = list[tuple[int, GuardrailRule, Checker]]
+_Feed = Callable[[str], list[GuardrailViolation]]
+_FastPlan = list[tuple[int, GuardrailRule, Checker, _Feed | None]]
 
 
 class GuardrailEngine:
@@ -47,6 +61,7 @@ class GuardrailEngine:
         """Distinct violations reported in the current attempt, in order."""
         self._checkers: dict[int, Checker] = {}
         self._stream_plan: _Plan = []
+        self._fast_plan: _FastPlan = []
         self._seen: set[tuple[str, str]] = set()
         self._errors: set[tuple[int, str]] = set()
         self._deferred: deque[tuple[GuardrailContext, _Deliver]] = deque()
@@ -75,19 +90,26 @@ class GuardrailEngine:
         self._seen.clear()
         self._errors.clear()
         self._checkers = {}
-        self._stream_plan = []
+        plan: _Plan = []
         for index, rule in enumerate(self.rules):
             if not rule.streaming:
                 continue
             if rule.incremental is None:
-                self._stream_plan.append((index, rule, rule.check))
+                plan.append((index, rule, rule.check))
                 continue
             try:
                 checker = self._checkers[index] = rule.incremental()
             except Exception:
                 logger.debug("guardrail %r failed to build its checker", rule.name, exc_info=True)
                 continue
-            self._stream_plan.append((index, rule, checker))
+            plan.append((index, rule, checker))
+        self._set_plan(plan)
+
+    def _set_plan(self, plan: _Plan) -> None:
+        """The streaming plan, and its fast form: a checker that only adds `feed` to the
+        base `StreamChecker` gets its deltas straight (what `__call__` would do)."""
+        self._stream_plan = plan
+        self._fast_plan = [(index, rule, check, _feed_of(check)) for index, rule, check in plan]
 
     # -------------------------------------------------------------- checks
 
@@ -95,7 +117,7 @@ class GuardrailEngine:
         """Streaming check of the rules with `streaming=True`; only new violations return."""
         if self._deferred:
             self.run_deferred()
-        return self._run(self._stream_plan, ctx, "stream")
+        return self._stream(ctx)
 
     def check_complete(self, ctx: GuardrailContext) -> GuardrailResult:
         """The completion check: every rule, with `ctx.completed` forced to True.
@@ -142,9 +164,33 @@ class GuardrailEngine:
         """Run queued checks in order and deliver each result; any later check waits for them."""
         while self._deferred:
             ctx, deliver = self._deferred.popleft()
-            deliver(self._run(self._stream_plan, ctx, "stream"))
+            deliver(self._stream(ctx))
 
     # ------------------------------------------------------------ internals
+
+    def _stream(self, ctx: GuardrailContext) -> GuardrailResult:
+        """A streaming check: `_run` over the stream plan, with the fast path inlined."""
+        tel = self.telemetry
+        if ctx.completed or (tel is not None and tel.detailed):
+            return self._run(self._stream_plan, ctx, "stream")
+        delta = ctx.delta
+        new: list[GuardrailViolation] | None = None
+        for index, rule, checker, feed in self._fast_plan:
+            try:
+                if feed is None:
+                    found = checker(ctx)
+                elif delta:
+                    found = feed(delta)
+                else:
+                    continue
+            except Exception as exc:
+                self._failed(index, exc, "stream", True)
+                continue
+            if found:
+                admitted = self._admit(index, rule, _valid(found), "stream")
+                if admitted:
+                    new = admitted if new is None else new + admitted
+        return PASSED if new is None else GuardrailResult.from_violations(new)
 
     def _run(self, plan: _Plan, ctx: GuardrailContext, phase: str) -> GuardrailResult:
         tel = self.telemetry
@@ -155,9 +201,7 @@ class GuardrailEngine:
             found = self._call(index, checker, ctx, phase)
             if found:
                 new.extend(self._admit(index, rule, found, phase))
-        if not new:
-            return GuardrailResult(True, [], False, False)
-        return GuardrailResult.from_violations(new)
+        return GuardrailResult.from_violations(new) if new else PASSED
 
     def _run_observed(
         self, tel: Telemetry, plan: _Plan, ctx: GuardrailContext, phase: str
@@ -216,9 +260,7 @@ class GuardrailEngine:
         except Exception as exc:
             self._failed(index, exc, phase, report)
             return []
-        if not found:
-            return []
-        return [v for v in found if isinstance(v, GuardrailViolation)]
+        return _valid(found) if found else []
 
     def _failed(self, index: int, exc: Exception, phase: str, report: bool) -> None:
         """Log and report a rule that raised; an incremental checker is dropped for the
@@ -227,7 +269,7 @@ class GuardrailEngine:
         logger.debug("guardrail rule %r raised", rule.name, exc_info=exc)
         if index in self._checkers:
             del self._checkers[index]
-            self._stream_plan = [step for step in self._stream_plan if step[0] != index]
+            self._set_plan([step for step in self._stream_plan if step[0] != index])
         error = f"{type(exc).__name__}: {exc}"
         if not report or (index, error) in self._errors:
             return
@@ -257,6 +299,17 @@ class GuardrailEngine:
                 recoverable=violation.recoverable,
                 phase=phase,
             )
+
+
+def _feed_of(checker: Checker) -> _Feed | None:
+    if isinstance(checker, StreamChecker) and type(checker).__call__ is StreamChecker.__call__:
+        return checker.feed
+    return None
+
+
+def _valid(found: list[GuardrailViolation]) -> list[GuardrailViolation]:
+    """What a checker returned, minus anything that is not a violation."""
+    return [v for v in found if isinstance(v, GuardrailViolation)]
 
 
 def _ms_since(started: float) -> float:

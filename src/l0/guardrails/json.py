@@ -48,7 +48,7 @@ class JsonChecker(StreamChecker):
         self._escape_at = -1
         self._broken = False
         self._head = ""  # the start of the current line (prose mode: fence detection)
-        self._head_done = False
+        self._head_done = False  # prose: the line cannot open a fence; fenced: nor close it
         self._fence_char = ""
         self._pending = ""  # an opening bracket waiting for the character after it
         self._base = 0  # absolute offset of the text being fed
@@ -56,6 +56,9 @@ class JsonChecker(StreamChecker):
     # ------------------------------------------------------------------ feeding
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
+        if self._mode == _PROSE and self._head_done and "\n" not in delta:
+            self._pos += len(delta)  # prose, mid-line, and this line cannot open a fence
+            return []
         text = self._pending + delta
         self._base = self._pos - len(self._pending)
         self._pending = ""
@@ -85,6 +88,7 @@ class JsonChecker(StreamChecker):
             newline = rest.rfind("\n")
             if newline >= 0:
                 self._head, rest = "", rest[newline + 1 :]
+                self._head_done = False
             self._prose_head(rest)
             return len(text)
         start = cursor + len(rest) - len(stripped)
@@ -107,13 +111,21 @@ class JsonChecker(StreamChecker):
             return len(delta)
         self._prose_head(delta[cursor:newline])
         line, self._head = self._head, ""
-        if _JSON_FENCE.match(line.removesuffix("\r")):
+        opens = not self._head_done and _JSON_FENCE.match(line.removesuffix("\r"))
+        self._head_done = False
+        if opens:
             self._open_fence(line.lstrip(" ")[0])
         return newline + 1
 
     def _prose_head(self, piece: str) -> None:
-        if len(self._head) < _HEAD_KEEP:
-            self._head += piece[: _HEAD_KEEP - len(self._head)]
+        """Keep the start of the line until it shows that it cannot be a ```json fence (a
+        character other than a backtick or tilde first, or more than 3 spaces before it)."""
+        if self._head_done or len(self._head) >= _HEAD_KEEP:
+            return
+        head = self._head = self._head + piece[: _HEAD_KEEP - len(self._head)]
+        body = head.lstrip(" ")
+        if body and (body[0] not in "`~" or len(head) - len(body) > 3):
+            self._head_done = True
 
     def _open_fence(self, char: str) -> None:
         self._mode = _FENCED
@@ -132,8 +144,7 @@ class JsonChecker(StreamChecker):
         if not self._head_done and self._fence_closes(piece):
             found.extend(self._close_block())
             self._mode = _PROSE
-            # The rest of the fence line cannot open a fence: fill the head with indentation.
-            self._head, self._head_done = " " * _HEAD_KEEP, False
+            self._head, self._head_done = "", True  # the rest of the line cannot open a fence
             return end
         if not self._broken:
             self._scan(piece, self._base + cursor, found)

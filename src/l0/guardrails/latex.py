@@ -50,6 +50,9 @@ class LatexChecker(StreamChecker):
         self._math_pos = 0
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
+        if "\n" not in delta:  # the usual case: no line completes
+            self._lines.add(delta)
+            return []
         found: list[GuardrailViolation] = []
         for offset, line in self._lines.feed(delta):
             self._line(offset, line, found)

@@ -55,6 +55,9 @@ class MarkdownChecker(StreamChecker):
         self._runs: dict[tuple[int, str], tuple[int, int, str]] = {}
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
+        if "\n" not in delta:  # the usual case: no line completes
+            self._lines.add(delta)
+            return []
         found: list[GuardrailViolation] = []
         for offset, line in self._lines.feed(delta):
             self._line(offset, line, found)

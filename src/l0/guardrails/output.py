@@ -148,7 +148,8 @@ class RepetitionChecker(StreamChecker):
         self._reported = False
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
-        return self._units(self._splitter.feed(delta))
+        units = self._splitter.feed(delta)
+        return self._units(units) if units else []
 
     def finish(self) -> list[GuardrailViolation]:
         last = self._splitter.flush()

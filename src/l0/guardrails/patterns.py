@@ -5,6 +5,10 @@ new delta, so a phrase split across deltas ("As an" + " AI") is found and a chec
 O(window + delta), never O(content). A regex whose matches can be longer than `window` may
 be missed when split; the defaults are far shorter. Each pattern is reported once (its first
 match), then no longer searched for.
+
+Most checks cost only O(delta): when every pattern has a literal anchor (the default ones
+do: "an ai", "m sorry", "<|"...), the window is only scanned while an anchor was seen in
+the last `window` characters (see `TailMatcher` and `l0.guardrails.anchors`).
 """
 
 from __future__ import annotations
@@ -95,7 +99,8 @@ class PatternChecker(StreamChecker):
         self._messages = [message for _, message in patterns]
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
-        return self._report(self._matcher.feed(delta))
+        matches = self._matcher.feed(delta)
+        return self._report(matches) if matches else []
 
     def finish(self) -> list[GuardrailViolation]:
         return self._report(self._matcher.feed("", final=True))

@@ -12,8 +12,11 @@ give the same answer whatever the chunking. These helpers make that easy:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
+
+from .anchors import anchors_of, fold
 
 __all__ = [
     "CJK_CHARS",
@@ -35,6 +38,9 @@ _WORD = re.compile(rf"[{CJK_CHARS}]|[^\W\d_{CJK_CHARS}]+(?:[{_APOSTROPHES}][^\W\
 
 
 _TOKEN = re.compile(rf"[{CJK_CHARS}]|[^\W_{CJK_CHARS}]+(?:[{_APOSTROPHES}][^\W_{CJK_CHARS}]+)*")
+# `_TOKEN` on lower-cased ASCII text, and the faster split it reduces to without apostrophes.
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+_ASCII_BLANKS = bytes(b if chr(b).isalnum() and b < 128 else 32 for b in range(256))
 
 
 def phrase_regex(text: str) -> str:
@@ -55,7 +61,13 @@ def words(text: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased words and numbers (`words`, plus runs of digits and letters)."""
-    return _TOKEN.findall(text.lower().replace("\u2019", "'"))
+    low = text.lower()
+    if not low.isascii():
+        return _TOKEN.findall(low.replace("\u2019", "'"))
+    if "'" in low:
+        return _ASCII_TOKEN.findall(low)
+    # Same tokens as the regex, found in C: every character but [a-z0-9] becomes a space.
+    return low.encode().translate(_ASCII_BLANKS).decode().split()
 
 
 def tokens_with_carry(text: str, final: bool) -> tuple[list[str], str]:
@@ -94,10 +106,10 @@ class LineBuffer:
         self._start = start
 
     def feed(self, delta: str) -> list[tuple[int, str]]:
-        parts = delta.split("\n")
-        if len(parts) == 1:
+        if "\n" not in delta:
             self._pieces.append(delta)
             return []
+        parts = delta.split("\n")
         self._pieces.append(parts[0])
         first = "".join(self._pieces)
         lines = [(self._start, first.removesuffix("\r"))]
@@ -108,6 +120,10 @@ class LineBuffer:
         self._pieces = [parts[-1]] if parts[-1] else []
         self._start = offset
         return lines
+
+    def add(self, piece: str) -> None:
+        """`feed` for a piece known to hold no newline (it completes no line)."""
+        self._pieces.append(piece)
 
     def flush(self) -> tuple[int, str] | None:
         """The last, unterminated line (at completion), if any."""
@@ -193,50 +209,130 @@ class TailMatcher:
     split across deltas is still found; `window` must exceed the longest match. A match is
     reported once, when the character after it has arrived (or at the end of the stream):
     patterns ending in `\\b` must not fire on "as an ai" before "d" turns it into "as an aid".
+
+    When every pattern has a literal anchor (`l0.guardrails.anchors`), a feed first looks
+    for the anchors in the new text (plus a few characters of carry): the window is only
+    scanned while an anchor was seen less than `window` characters ago. On prose that is
+    rare, so a feed usually costs O(delta) with a small constant.
     """
 
-    __slots__ = ("_active", "_base", "_frontier", "_patterns", "_prefilter", "_tail", "window")
+    __slots__ = (
+        "_active",
+        "_anchors",
+        "_carry",
+        "_carry_len",
+        "_end",
+        "_frontier",
+        "_held",
+        "_hot_until",
+        "_live",
+        "_patterns",
+        "_pieces",
+        "_prefilter",
+        "_start",
+        "window",
+    )
 
     def __init__(self, patterns: Sequence[re.Pattern[str]], window: int) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
         self._patterns = list(patterns)
         self._active = [True] * len(self._patterns)
+        self._live = len(self._patterns)
         self.window = window
-        self._tail = ""
-        self._base = 0
-        self._frontier = 0
-        self._prefilter = _Prefilter(self._patterns)
+        # Recent text, as fed (joined only to scan): at least the last `window` characters
+        # before the newest delta. `_start` is the offset of its first character.
+        self._pieces: list[str] = []
+        self._held = 0
+        self._start = 0
+        self._end = 0  # offset after the last character fed
+        self._frontier = 0  # matches ending at or before it were looked for already
+        self._hot_until = 0
+        self._carry = ""
+        self._prefilter = _prefilter(tuple(self._patterns))
+        self._anchors: tuple[str, ...] | None = None
+        self._carry_len = 0
+        self._set_anchors()
 
     def feed(self, delta: str, final: bool = False) -> list[tuple[int, int, int]]:
         """New matches as (pattern index, start, end) in absolute offsets, in order."""
-        buf = self._tail + delta
-        base = self._base
+        if not self._live:
+            return []  # every pattern reported: nothing left to look for
+        start = self._end
+        end = self._end = start + len(delta)
+        if delta:
+            self._pieces.append(delta)
+            self._held += len(delta)
+            if self._anchors is not None and self._sees_anchor(delta):
+                self._hot_until = end + self.window
+        found: list[tuple[int, int, int]] = []
+        if (start < self._hot_until or self._anchors is None) and self._live:
+            found = self._scan_window(start, final)
+        elif end - (not final) > self._frontier:
+            self._frontier = end - (not final)
+        if self._held > 4 * self.window + 256:
+            self._compact()
+        return found
+
+    def _scan_window(self, start: int, final: bool) -> list[tuple[int, int, int]]:
+        """Scan the last `window` characters before `start` plus what came after."""
+        text = "".join(self._pieces)
+        self._pieces = [text]
+        base = max(start - self.window, 0)
+        buf = text[base - self._start :]
         limit = len(buf) if final else len(buf) - 1
         found: list[tuple[int, int, int]] = []
-        if limit > self._frontier - base and not self.exhausted and self._may_match(buf):
+        if limit > self._frontier - base and self._prefilter.search(buf):
             found = self._scan(buf, base, limit)
         self._frontier = max(self._frontier, base + limit)
-        keep = min(len(buf), self.window)
-        self._tail = buf[len(buf) - keep :]
-        self._base = base + len(buf) - keep
         return found
+
+    def _compact(self) -> None:
+        text = "".join(self._pieces)[-self.window :]
+        self._pieces = [text]
+        self._held = len(text)
+        self._start = self._end - len(text)
 
     def disable(self, index: int) -> bool:
         """Stop looking for pattern `index` (once reported); False if it already was off."""
         if not self._active[index]:
             return False
         self._active[index] = False
-        active = zip(self._patterns, self._active, strict=True)
-        self._prefilter = _Prefilter([pattern for pattern, on in active if on])
+        self._live -= 1
+        self._prefilter = _prefilter(tuple(self._live_patterns()))
+        self._set_anchors()
         return True
 
     @property
     def exhausted(self) -> bool:
-        return not any(self._active)
+        return not self._live
 
-    def _may_match(self, buf: str) -> bool:
-        return self._prefilter.search(buf)
+    def _live_patterns(self) -> list[re.Pattern[str]]:
+        active = zip(self._patterns, self._active, strict=True)
+        return [pattern for pattern, on in active if on]
+
+    def _set_anchors(self) -> None:
+        anchors = anchors_of(tuple(self._live_patterns()))
+        if anchors is not None and self._anchors is None and self._end:
+            # Anchors seen before now were not tracked: scan until they are out of reach.
+            self._hot_until = self._end + self.window
+        self._anchors = anchors
+        self._carry_len = max(map(len, anchors), default=1) - 1 if anchors else 0
+
+    def _sees_anchor(self, delta: str) -> bool:
+        """Whether an anchor ends in `delta` (folded, after the carried end of the text)."""
+        folded = delta.lower()
+        if not (folded.isascii() and folded.isprintable()) or "  " in folded:
+            folded = fold(delta)
+        carry = self._carry
+        if folded[:1] == " " and carry[-1:] == " ":
+            folded = folded[1:]
+        text = carry + folded
+        self._carry = text[-self._carry_len :] if self._carry_len else ""
+        for anchor in self._anchors or ():  # noqa: SIM110 (a plain loop beats any() here)
+            if anchor in text:
+                return True
+        return False
 
     def _scan(self, buf: str, base: int, limit: int) -> list[tuple[int, int, int]]:
         found: list[tuple[int, int, int]] = []
@@ -251,6 +347,11 @@ class TailMatcher:
                     found.append((index, base + start, base + end))
         found.sort(key=lambda item: (item[2], item[0]))
         return found
+
+
+@functools.lru_cache(maxsize=256)
+def _prefilter(patterns: tuple[re.Pattern[str], ...]) -> _Prefilter:
+    return _Prefilter(patterns)  # immutable once built: matchers of a rule share it
 
 
 class _Prefilter:
@@ -321,12 +422,24 @@ class UnitSplitter:
 
     def feed(self, delta: str) -> list[tuple[int, str]]:
         """Completed units as (start offset, text including the boundary character)."""
+        if delta.isascii() and _no_ascii_boundary(delta):
+            if self._kept + len(delta) > self.max_unit:
+                self._add(delta)
+            else:  # `_add`, inlined: this runs at every check
+                self._pieces.append(delta)
+                self._kept += len(delta)
+                self._len += len(delta)
+            return []
         units: list[tuple[int, str]] = []
         cursor = 0
         for match in self._BOUNDARY.finditer(delta):
             end = match.end()
-            self._add(delta[cursor:end])
-            units.append(self._take())
+            if self._len or end - cursor > self.max_unit:
+                self._add(delta[cursor:end])
+                units.append(self._take())
+            else:  # a whole unit inside the delta: no pieces to join
+                units.append((self._start, delta[cursor:end]))
+                self._start += end - cursor
             cursor = end
         if cursor < len(delta):
             self._add(delta[cursor:])
@@ -348,3 +461,7 @@ class UnitSplitter:
         self._start += self._len
         self._pieces, self._len, self._kept = [], 0, 0
         return unit
+
+
+def _no_ascii_boundary(text: str) -> bool:
+    return "." not in text and "\n" not in text and "!" not in text and "?" not in text

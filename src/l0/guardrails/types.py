@@ -51,7 +51,7 @@ class GuardrailContext:
     they read `delta`, the text added since their previous streaming check.
     """
 
-    __slots__ = ("_content", "_source", "completed", "delta", "metadata", "token_count")
+    __slots__ = ("_content", "_metadata", "_source", "completed", "delta", "token_count")
 
     def __init__(
         self,
@@ -63,14 +63,25 @@ class GuardrailContext:
     ) -> None:
         self._content: str | None
         self._source: Callable[[], str] | None
-        if callable(content):
-            self._content, self._source = None, content
-        else:
+        if isinstance(content, str):
             self._content, self._source = content, None
+        else:
+            self._content, self._source = None, content
         self.completed = completed
         self.delta = delta
         self.token_count = token_count
-        self.metadata: dict[str, Any] = metadata if metadata is not None else {}
+        self._metadata = metadata  # built on first read: most checks never look
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Free-form data for custom rules (an empty dict unless given)."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        self._metadata = value
 
     @property
     def content(self) -> str:
@@ -126,6 +137,18 @@ class GuardrailRule:
     incremental: CheckerFactory | None = None
 
 
+class _ReadOnlyList(list[GuardrailViolation]):
+    """The empty violation list of the shared passing result: it must stay empty."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("this violation list is shared and read-only; copy it first")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+
+
 @dataclass(frozen=True, slots=True)
 class GuardrailResult:
     """The verdict of one engine check.
@@ -150,3 +173,8 @@ class GuardrailResult:
         retry = not halt and any(v.severity == "error" for v in violations)
         passed = all(v.severity == "warning" for v in violations)
         return cls(passed, violations, halt, retry)
+
+
+PASSED = GuardrailResult(True, _ReadOnlyList(), False, False)
+"""What a check that found nothing new returns (shared: building a result per check costs
+more than the built-in rules' checks themselves)."""

@@ -1,7 +1,7 @@
 """Content checks of a session: guardrails, drift, checkpoints and resumption.
 
 The session calls `run(n)` only when a check is due (it compares one integer per token);
-each check looks at the text added since that check last ran (`State._tail`), so its cost
+each check looks at the text added since that check last ran (`State._since`), so its cost
 is O(delta) however long the output is.
 """
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorCode, L0Error
 from ..events import ObservabilityEventType as T
+from ..guardrails.types import GuardrailContext
 from ..telemetry.facade import Telemetry
 from ..types import State
 from .continuation import OverlapTrimmer
@@ -52,8 +53,8 @@ class ContentChecks:
             tel.emit(T.DRIFT_CHECK_SKIPPED, reason="drift detection is off")
         self.trimmer: OverlapTrimmer | None = None
         self._trim_prefix = ""
-        self._guard_from = 0
-        self._drift_from = 0
+        self._guard_from = state._cursor()
+        self._drift_from = state._cursor()
         self._resuming = False
         self._resume_started: float | None = None
 
@@ -67,7 +68,7 @@ class ContentChecks:
             self.engine.reset(prefix)
         if self.drift is not None:
             self.drift.reset(prefix)
-        self._guard_from = self._drift_from = state.content_length
+        self._guard_from, self._drift_from = state._cursor(), state._cursor()
         self.trimmer = None
         dedupe = self._resuming and self.options.deduplicate_continuation
         self._trim_prefix = prefix if dedupe else ""
@@ -157,12 +158,9 @@ class ContentChecks:
             self._check_drift(completed=True)
 
     def _guard(self, completed: bool) -> None:
-        from ..guardrails.types import GuardrailContext
-
         assert self.engine is not None
         state = self.state
-        delta = state._tail(self._guard_from)
-        self._guard_from = state.content_length
+        delta = state._since(self._guard_from)
         context = GuardrailContext(
             content=lambda: state.content,
             completed=completed,
@@ -182,8 +180,7 @@ class ContentChecks:
     def _check_drift(self, completed: bool) -> None:
         assert self.drift is not None
         state = self.state
-        delta = state._tail(self._drift_from)
-        self._drift_from = state.content_length
+        delta = state._since(self._drift_from)
         result = self.drift.check(delta, completed=completed)
         if not result.detected:
             return

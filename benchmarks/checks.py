@@ -1,0 +1,294 @@
+"""Micro-benchmark of the content checks: guardrail rules and drift, in µs per token.
+
+Usage: `python -m benchmarks.checks [--quick] [--e2e]`.
+
+The checks are called as the runtime calls them (`l0.runtime.checks`): the guardrail
+engine every 5 tokens with the delta since its previous check, drift every 10 tokens, and
+both once at completion. Text is realistic prose (`prose_chunks`), not a word cycle: the
+drift detector rightly flags a 56-token loop. Costs must stay flat from 2k to 200k tokens
+(O(delta) checks); each row prints the three sizes side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from l0.drift import DriftConfig, DriftDetector
+from l0.guardrails import (
+    GuardrailContext,
+    GuardrailEngine,
+    GuardrailRule,
+    Guardrails,
+    json_rule,
+    latex_rule,
+    markdown_rule,
+    pattern_rule,
+    repetition_rule,
+    stall_rule,
+    zero_output_rule,
+)
+
+__all__ = ["prose_chunks", "run_checks"]
+
+GUARD_EVERY = 5
+DRIFT_EVERY = 10
+
+_WORDS = """
+the a an this that these those each every some many several most other such any
+data system model process result value method function service request response user
+client server network cache queue table index record field file stream buffer token
+output input error retry timeout signal event metric trace log report query schema
+design pattern approach strategy option setting feature change update version release
+team project plan goal task step stage phase cycle loop layer module package library
+component interface boundary contract rule policy check test case example sample
+question answer problem solution reason cause effect impact risk cost benefit trade
+time latency throughput memory storage capacity limit budget resource thread worker
+developer engineer operator reader writer customer partner vendor provider platform
+document section chapter paragraph sentence word phrase note comment summary overview
+run build deploy measure monitor observe analyse compare reduce increase improve keep
+handle support provide require include describe explain define create remove replace
+send receive store load parse validate transform filter merge split sort group count
+start stop continue finish return accept reject allow prevent ensure avoid detect
+is are was were be been has have had does do did can could should would will may
+often usually rarely always never sometimes typically generally clearly simply
+quickly slowly carefully directly easily safely fully partly mostly nearly
+new old large small fast slow simple complex stable reliable robust careful clear
+common rare early late first last next previous final main central local remote
+important useful necessary possible difficult obvious specific general recent
+in on at by for with from into over under between through during after before
+and or but so because while although unless since when where which who how why
+of to as than then also only even still just already again once
+more less fewer much very quite rather enough too both either neither
+their its our your his her them they we you he she it one two three four ten
+"""
+_VOCABULARY = _WORDS.split()
+
+_CONNECTORS = ["However", "In practice", "For example", "As a rule", "In short", "Later"]
+
+
+def prose_chunks(count: int, seed: int = 0) -> list[str]:
+    """`count` stream tokens of realistic English-like prose, deterministic for a seed.
+
+    Seeded random sentences (8 to 24 words from a few hundred-word vocabulary) with commas,
+    the odd parenthesis or quoted word, paragraphs of 3 to 7 sentences, and now and then a
+    short bullet list or a heading, as chat answers have. Tokens look like a BPE
+    tokenizer's: a word with its leading space (long words in two pieces), punctuation on
+    its own, newlines as tokens; about 5 to 6 characters on average. No sentence repeats.
+    """
+    rng = random.Random(seed)
+    chunks: list[str] = []
+    while len(chunks) < count:
+        roll = rng.random()
+        if roll < 0.06:
+            chunks.extend(["##", *_words(rng, rng.randint(2, 5)), "\n\n"])
+        elif roll < 0.16:
+            for _ in range(rng.randint(2, 4)):
+                chunks.extend(["-", *_sentence(rng)[:-1], "\n"])
+            chunks.append("\n")
+        else:
+            for _ in range(rng.randint(3, 7)):
+                chunks.extend(_sentence(rng))
+            chunks.append("\n\n")
+    # A line starts without the space a token carries inside a line.
+    for i, chunk in enumerate(chunks):
+        if chunk.startswith(" ") and (i == 0 or chunks[i - 1].endswith("\n")):
+            chunks[i] = chunk[1:]
+    return chunks[:count]
+
+
+def _sentence(rng: random.Random) -> list[str]:
+    tokens = _words(rng, rng.randint(8, 24))
+    if rng.random() < 0.15:
+        tokens[0] = tokens[0].lower()
+        tokens[:0] = [f" {_CONNECTORS[rng.randrange(len(_CONNECTORS))]}", ","]
+    tokens.append(rng.choice([".", ".", ".", ".", ".", "?", "!", ":"]))
+    return tokens
+
+
+def _words(rng: random.Random, count: int) -> list[str]:
+    words = rng.choices(_VOCABULARY, k=count)
+    words[0] = words[0].capitalize()
+    tokens: list[str] = []
+    for position, word in enumerate(words):
+        if 1 < position < count - 1 and rng.random() < 0.03:
+            tokens.extend([' "', word, '"'])
+            continue
+        tokens.extend(_pieces(" " + word, rng))
+        if 2 < position < count - 2 and rng.random() < 0.08:
+            tokens.append(rng.choice([",", ",", ",", ";", " (" + rng.choice(words) + ")"]))
+    return tokens
+
+
+def _pieces(word: str, rng: random.Random) -> list[str]:
+    if len(word) <= 10:
+        return [word]
+    cut = rng.randint(4, len(word) - 3)
+    return [word[:cut], word[cut:]]
+
+
+# -------------------------------------------------------------------- timing
+
+
+def _groups(tokens: list[str], every: int) -> list[str]:
+    return ["".join(tokens[i : i + every]) for i in range(0, len(tokens), every)]
+
+
+def _best(repeats: int, fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - started)
+        finally:
+            gc.enable()
+    return best
+
+
+def _engine_run(rules: list[GuardrailRule], deltas: list[str]) -> Callable[[], object]:
+    def run() -> object:
+        engine = GuardrailEngine(rules)
+        content = "".join(deltas)
+        check = engine.check
+        token_count = 0
+        for delta in deltas:
+            token_count += GUARD_EVERY
+            result = check(GuardrailContext(lambda: content, False, delta, token_count))
+            assert result.passed, result.violations
+        done = engine.check_complete(GuardrailContext(lambda: content, True, "", token_count))
+        assert done.passed, done.violations
+        return done
+
+    return run
+
+
+def _drift_run(deltas: list[str], config: DriftConfig | None = None) -> Callable[[], object]:
+    def run() -> object:
+        detector = DriftDetector(config)
+        check = detector.check
+        for delta in deltas:
+            result = check(delta)
+            assert not result.detected, result
+        final = detector.check("", completed=True)
+        assert not final.detected, final
+        return final
+
+    return run
+
+
+def _subjects() -> list[tuple[str, Callable[[], list[GuardrailRule]] | None]]:
+    return [
+        ("engine, no rules", lambda: []),
+        ("json", lambda: [json_rule()]),
+        ("markdown", lambda: [markdown_rule()]),
+        ("pattern", lambda: [pattern_rule()]),
+        ("zero_output", lambda: [zero_output_rule()]),
+        ("latex", lambda: [latex_rule()]),
+        ("repetition", lambda: [repetition_rule()]),
+        ("stall", lambda: [stall_rule()]),
+        ("recommended", Guardrails.recommended),
+        ("strict (rules; drift separate)", Guardrails.strict),
+        ("drift (DriftConfig())", None),
+    ]
+
+
+def run_checks(sizes: tuple[int, ...], repeats: int) -> dict[str, list[float]]:
+    """µs per token of each subject at each size."""
+    table: dict[str, list[float]] = {}
+    streams = {n: prose_chunks(n) for n in sizes}
+    for name, rules in _subjects():
+        row = []
+        for n in sizes:
+            tokens = streams[n]
+            if rules is None:
+                fn = _drift_run(_groups(tokens, DRIFT_EVERY))
+            else:
+                fn = _engine_run(rules(), _groups(tokens, GUARD_EVERY))
+            fn()  # warm up
+            row.append(_best(repeats if n < 100_000 else max(2, repeats // 2), fn) / n * 1e6)
+        table[name] = row
+    return table
+
+
+# ---------------------------------------------------------------- end to end
+
+_E2E: dict[str, dict[str, Any]] = {
+    "core": {},
+    "+ recommended": {"guardrails": "recommended"},
+    "+ drift": {"drift": True},
+    "+ both + continuation": {
+        "guardrails": "recommended",
+        "drift": True,
+        "continue_from_last_good_token": True,
+    },
+}
+
+
+async def _e2e(sizes: tuple[int, ...], repeats: int) -> list[tuple[str, int, float, float]]:
+    """l0.run over prose chunks vs bare iteration: (scenario, tokens, bare, l0) µs/token."""
+    from ._timing import best_of
+    from .synthetic import bare, make_chunks
+
+    rows = []
+    for n in sizes:
+        chunks = make_chunks(n)
+        for chunk, text in zip(chunks, prose_chunks(n), strict=True):
+            chunk.choices[0].delta.content = text
+        baseline = functools.partial(bare, chunks)
+        for name, options in _E2E.items():
+            b, m = await best_of(repeats, baseline, _session(chunks, options))
+            rows.append((name, n, b / n * 1e6, m / n * 1e6))
+    return rows
+
+
+def _session(chunks: list[Any], options: dict[str, Any]) -> Callable[[], Awaitable[int]]:
+    import l0
+
+    from .synthetic import _stream
+
+    async def run() -> int:
+        kwargs = dict(options)
+        if kwargs.get("guardrails") == "recommended":
+            kwargs["guardrails"] = Guardrails.recommended()
+        result = await l0.run(lambda: _stream(chunks), **kwargs)
+        total = 0
+        async for event in result:
+            total += event.is_token
+        assert not result.state.violations and not result.state.drift_detected
+        return total
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.checks")
+    parser.add_argument("--quick", action="store_true", help="2k and 20k tokens, fewer repeats")
+    parser.add_argument("--e2e", action="store_true", help="also time l0.run end to end")
+    args = parser.parse_args(argv)
+    sizes = (2_000, 20_000) if args.quick else (2_000, 20_000, 200_000)
+    repeats = 3 if args.quick else 7
+    tokens = prose_chunks(sizes[-1])
+    print(f"prose: {sum(map(len, tokens)) / len(tokens):.2f} chars/token")
+    print(f"{'µs per token':<32}" + "".join(f"{n:>10}" for n in sizes) + f"{'max/min':>9}")
+    for name, row in run_checks(sizes, repeats).items():
+        cells = "".join(f"{v:>10.3f}" for v in row)
+        print(f"{name:<32}{cells}{max(row) / min(row):>9.2f}")
+    if args.e2e:
+        print(f"\n{'l0.run, µs per token':<32}{'tokens':>10}{'bare':>10}{'l0':>10}{'ratio':>8}")
+        for name, n, b, m in asyncio.run(_e2e(sizes, repeats)):
+            print(f"{name:<32}{n:>10}{b:>10.3f}{m:>10.3f}{m / b:>8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
