@@ -72,6 +72,17 @@ class GuardrailContext:
         self.token_count = token_count
         self._metadata = metadata  # built on first read: most checks never look
 
+    def renew(self, delta: str, token_count: int, completed: bool = False) -> None:
+        """Point this context at the next check (the runtime reuses one per attempt).
+
+        A lazily built `content` is forgotten, so the next read builds it afresh.
+        """
+        if self._source is not None:
+            self._content = None  # built again from the source on the next read
+        self.delta = delta
+        self.token_count = token_count
+        self.completed = completed
+
     @property
     def metadata(self) -> dict[str, Any]:
         """Free-form data for custom rules (an empty dict unless given)."""
@@ -88,7 +99,7 @@ class GuardrailContext:
         """The whole output so far (built on first read when given as a callable)."""
         if self._content is None:
             assert self._source is not None
-            self._content, self._source = self._source(), None
+            self._content = self._source()
         return self._content
 
     def content_length_hint(self) -> int | None:

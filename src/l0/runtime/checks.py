@@ -31,7 +31,9 @@ _NEVER = 1 << 62
 
 
 class ContentChecks:
-    def __init__(self, options: Options, state: State, tel: Telemetry) -> None:
+    def __init__(
+        self, options: Options, state: State, tel: Telemetry, *, announce_checkpoints: bool
+    ) -> None:
         self.options = options
         self.state = state
         self.tel = tel
@@ -57,6 +59,11 @@ class ContentChecks:
         self._drift_from = state._cursor()
         self._resuming = False
         self._resume_started: float | None = None
+        # One context for every check: rules see it only during their call.
+        self._context = GuardrailContext(content=lambda: state.content)
+        self.checkpoints = 0
+        self._announce_checkpoints = announce_checkpoints
+        self._next_guard = self._next_drift = self._next_checkpoint = _NEVER
 
     # ---------------------------------------------------------------- attempts
 
@@ -69,6 +76,9 @@ class ContentChecks:
         if self.drift is not None:
             self.drift.reset(prefix)
         self._guard_from, self._drift_from = state._cursor(), state._cursor()
+        self._next_guard = self.guard_every if self.engine is not None else _NEVER
+        self._next_drift = self.drift_every if self.drift is not None else _NEVER
+        self._next_checkpoint = self.checkpoint_every or _NEVER
         self.trimmer = None
         dedupe = self._resuming and self.options.deduplicate_continuation
         self._trim_prefix = prefix if dedupe else ""
@@ -131,24 +141,33 @@ class ContentChecks:
     # --------------------------------------------------------------- streaming
 
     def run(self, n: int) -> int:
-        """Run the checks due at token `n`; return the next token count with one due."""
-        next_guard = next_drift = _NEVER
-        if self.engine is not None:
-            if n % self.guard_every == 0:
-                self._guard(completed=False)
-            next_guard = (n // self.guard_every + 1) * self.guard_every
-        if self.drift is not None:
-            if n % self.drift_every == 0:
-                self._check_drift(completed=False)
-            next_drift = (n // self.drift_every + 1) * self.drift_every
-        return min(next_guard, next_drift)
+        """Run what is due at attempt token `n`; return the token count of the next due check.
 
-    def checkpoint_due(self, n: int) -> bool:
-        return bool(self.checkpoint_every) and n % self.checkpoint_every == 0
+        Raises `L0Error` for a violation or drift that stops the attempt. A checkpoint is
+        only taken after the checks due at the same token passed.
+        """
+        if n >= self._next_guard:
+            self._next_guard = n + self.guard_every
+            self._guard(completed=False)
+        if n >= self._next_drift:
+            self._next_drift = n + self.drift_every
+            self._check_drift(completed=False)
+        if n >= self._next_checkpoint:
+            self._next_checkpoint = n + self.checkpoint_every
+            self._save_checkpoint()
+        return min(self._next_guard, self._next_drift, self._next_checkpoint)
 
-    def next_checkpoint(self, n: int) -> int:
-        every = self.checkpoint_every
-        return (n // every + 1) * every if every else _NEVER
+    def _save_checkpoint(self) -> None:
+        state = self.state
+        state.checkpoint_length = state.content_length
+        state.checkpoint_token_count = state.token_count
+        self.checkpoints += 1
+        if self._announce_checkpoints:
+            self.tel.emit(
+                T.CHECKPOINT_SAVED,
+                checkpoint_length=state.checkpoint_length,
+                token_count=state.checkpoint_token_count,
+            )
 
     def complete(self) -> None:
         """Checks that run once, when the provider stream ended."""
@@ -160,13 +179,8 @@ class ContentChecks:
     def _guard(self, completed: bool) -> None:
         assert self.engine is not None
         state = self.state
-        delta = state._since(self._guard_from)
-        context = GuardrailContext(
-            content=lambda: state.content,
-            completed=completed,
-            delta=delta,
-            token_count=state.token_count,
-        )
+        context = self._context
+        context.renew(state._since(self._guard_from), state.token_count, completed)
         result = (self.engine.check_complete if completed else self.engine.check)(context)
         self._take_guardrail_result(result)
 

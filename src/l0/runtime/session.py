@@ -101,14 +101,17 @@ class Session:
             local,
             detailed=callbacks.on_event is not None,
         )
-        self._wants_checkpoints = self.tel.detailed or callbacks.on_checkpoint is not None
-        self.checks = ContentChecks(options, self.state, self.tel)
+        self.checks = ContentChecks(
+            options,
+            self.state,
+            self.tel,
+            announce_checkpoints=self.tel.detailed or callbacks.on_checkpoint is not None,
+        )
         self._continuation_prompt: str | None = None
         self._takes_continuation = {
             id(f): accepts_continuation(f) for f in (options.stream, *options.fallbacks)
         }
         self._attempt: _Attempt | None = None
-        self._checkpoints = 0
         self._network_errors_since_success = 0
         self._retry_started_at: float | None = None
         self._fallback_started_at: float | None = None
@@ -303,9 +306,7 @@ class Session:
             state = self.state
             state._rewind(state.content_length - len(text), state.token_count - 1)
             raise
-        if self.checks.checkpoint_due(n):
-            self._save_checkpoint()
-        return n + 1 if tel.detailed else min(next_mark, self.checks.next_checkpoint(n))
+        return n + 1 if tel.detailed else next_mark
 
     def _first_token(self, attempt: _Attempt) -> None:
         now = time.monotonic()
@@ -323,18 +324,6 @@ class Session:
                 duration_ms=self._ms_since_retry(),
             )
             self._network_errors_since_success = 0
-
-    def _save_checkpoint(self) -> None:
-        state = self.state
-        state.checkpoint_length = state.content_length
-        state.checkpoint_token_count = state.token_count
-        self._checkpoints += 1
-        if self._wants_checkpoints:
-            self.tel.emit(
-                T.CHECKPOINT_SAVED,
-                checkpoint_length=state.checkpoint_length,
-                token_count=state.token_count,
-            )
 
     def _token_event(self, text: str) -> Event:
         event = Event(_TOKEN, text)
@@ -634,7 +623,7 @@ class Session:
             response_id=translator.response_id if translator else None,
             request_model=opened.info.request_model if opened else None,
             provider=opened.info.provider if opened else None,
-            checkpoints=self._checkpoints,
+            checkpoints=self.checks.checkpoints,
         )
 
     async def _finish(self) -> None:
@@ -675,7 +664,7 @@ class Session:
             retry_count=state.retry_count,
             model_retry_count=state.model_retry_count,
             network_retry_count=state.network_retry_count,
-            checkpoints_created=self._checkpoints,
+            checkpoints_created=self.checks.checkpoints,
             resumed=state.resumed,
             attempts=state.attempt,
         )
