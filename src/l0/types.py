@@ -134,6 +134,18 @@ class Cursor:
         self.chars = chars
 
 
+class TokenEvent(Event):
+    """The TOKEN event as the session loop builds it: `text` is its only instance field.
+
+    Type and predicate are class attributes, so making one is an allocation and a store,
+    and `event.is_token` is a plain attribute read — this is the per-token object.
+    """
+
+    __slots__ = ()
+    type = EventType.TOKEN  # type: ignore[assignment]
+    is_token = True  # type: ignore[assignment]
+
+
 class State:
     """The session's running state, readable at any time through `result.state`.
 

@@ -27,7 +27,7 @@ from ..errors import ErrorCode, L0Error, RetryDecision, classify_error
 from ..events import ObservabilityEventType as T
 from ..telemetry.callbacks import CallbackSink, PendingCallbacks
 from ..telemetry.facade import Sink, Telemetry
-from ..types import ErrorCategory, Event, EventType, State
+from ..types import ErrorCategory, Event, EventType, State, TokenEvent
 from .checks import ContentChecks
 from .options import Options, accepts_continuation
 from .retry import RetryBudget
@@ -40,8 +40,7 @@ __all__ = ["Session"]
 
 logger = logging.getLogger("l0")
 
-_TOKEN = EventType.TOKEN
-new_event = object.__new__  # token events skip __init__: two slots set, the rest default
+new_event = object.__new__  # token events skip __init__: one slot set, the rest default
 _NEVER = 1 << 62
 
 
@@ -157,8 +156,7 @@ class Session:
                                     next_mark = self._at_mark(n, text)
                                     feed = self.checks.feed_for(translator)
                                 if plain:
-                                    event = new_event(Event)
-                                    event.type = _TOKEN
+                                    event = new_event(TokenEvent)
                                     event.text = text
                                     yield event
                                     if watch.fired is not None:
@@ -326,7 +324,8 @@ class Session:
             self._network_errors_since_success = 0
 
     def _token_event(self, text: str) -> Event:
-        event = Event(_TOKEN, text)
+        event: Event = new_event(TokenEvent)
+        event.text = text
         self._callback_sink.token_event(event)
         return event
 
