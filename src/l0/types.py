@@ -142,8 +142,8 @@ class TokenEvent(Event):
     """
 
     __slots__ = ()
-    type = EventType.TOKEN  # type: ignore[assignment]
-    is_token = True  # type: ignore[assignment]
+    type = EventType.TOKEN
+    is_token = True
 
 
 class State:

@@ -184,14 +184,14 @@ class Session:
                         error = exc
                     watch.disarm()
                     if error is None:
-                        for event in self._success_events():
-                            yield event
+                        for outcome in self._success_events():
+                            yield outcome
                         return
                     await self._close_attempt(attempt)
                     decision = classify_error(error)
                     verdict = self._decide(error, decision, budget, fallback_index)
-                    for event in self._boundary(attempt, verdict):
-                        yield event
+                    for boundary in self._boundary(attempt, verdict):
+                        yield boundary
                     if verdict == "retry":
                         await self._backoff(budget, decision, error)
                         is_retry = True
