@@ -18,7 +18,7 @@ from typing import Any
 import l0
 from l0.testing import FaultServer, Reply
 
-from ._demo_render import BOLD, DIM, RESET, Telemetry
+from .telemetry.inprocess import BOLD, DIM, RESET, InProcessTelemetry
 
 TEXT = "Reliable streams survive resets, stalls and outages without losing a word."
 MESSAGES = [{"role": "user", "content": "Say something about reliability."}]
@@ -52,7 +52,7 @@ SCENARIOS = [
 
 
 async def run_scenario(
-    server: FaultServer, client: Any, scenario: Scenario, telemetry: Telemetry
+    server: FaultServer, client: Any, scenario: Scenario, telemetry: InProcessTelemetry
 ) -> None:
     server.enqueue(*scenario.primary, model="demo-primary")
     server.enqueue(*scenario.fallback, model="demo-fallback")
@@ -87,7 +87,7 @@ def _request(client: Any, model: str) -> Callable[[], Any]:
 async def main() -> None:
     from openai import AsyncOpenAI
 
-    telemetry = Telemetry.install("l0-demo")
+    telemetry = InProcessTelemetry.install("l0-demo")
     async with FaultServer() as server:
         client = AsyncOpenAI(base_url=server.url, api_key="demo-key", max_retries=0)
         print(f"l0 demo: fault server at {server.url}")

@@ -1,8 +1,8 @@
-"""The demo's view of telemetry: an in-process OpenTelemetry setup, rendered as text.
+"""An in-process OpenTelemetry setup whose spans and metrics can be printed as text.
 
-The demo configures the SDK the way an application would (its own providers, set
-globally) and then calls `l0.instrument()`, which joins them — so what is printed is what
-any backend would receive.
+`make demo` uses it. It configures the SDK the way an application would (its own
+providers, set globally) and then calls `l0.instrument()`, which joins them — so what is
+printed is what any backend would receive.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import l0
+from .instrument import Instrumentation, instrument
 
 DIM, BOLD, RESET = ("\033[2m", "\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 SPAN_ATTRIBUTES = (
@@ -30,14 +30,14 @@ SPAN_ATTRIBUTES = (
 EVENT_ATTRIBUTES = ("reason", "timeout_type", "elapsed_ms", "to_index", "category", "will_retry")
 
 
-class Telemetry:
-    def __init__(self, spans: Any, reader: Any, handle: l0.Instrumentation) -> None:
+class InProcessTelemetry:
+    def __init__(self, spans: Any, reader: Any, handle: Instrumentation) -> None:
         self._spans = spans
         self._reader = reader
         self._handle = handle
 
     @classmethod
-    def install(cls, service_name: str) -> Telemetry:
+    def install(cls, service_name: str) -> InProcessTelemetry:
         from opentelemetry import metrics, trace
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -54,7 +54,7 @@ class Telemetry:
         reader = InMemoryMetricReader()
         metrics.set_meter_provider(MeterProvider(metric_readers=[reader], resource=resource))
         # Joins the providers above; adds OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-        handle = l0.instrument(service_name)
+        handle = instrument(service_name)
         return cls(spans, reader, handle)
 
     def span_tree(self, session_id: str) -> str:

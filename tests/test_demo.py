@@ -1,0 +1,21 @@
+"""`make demo` runs offline and shows recovery as spans and metrics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_demo_shows_each_session_recovering_in_its_span_tree() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "l0.demo"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.count("l0.session") == 4
+    assert out.count("l0.outcome=success") == 4
+    assert "error.type=RemoteProtocolError" in out  # the reset attempt
+    assert "l0.fallback" in out and "error.type=AuthenticationError" in out
+    assert "error.type=INITIAL_TOKEN_TIMEOUT" in out
+    assert "[retry: discard all but 0 chars]" in out  # the in-band retry boundary
+    assert "l0.sessions.active" in out and "l0.retries" in out
