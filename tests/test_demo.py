@@ -13,7 +13,7 @@ def test_demo_shows_each_session_recovering_in_its_span_tree() -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.count("  l0.session  ") == 4
-    assert out.count("l0.outcome=success") == 4
+    assert out.count("OK  l0.outcome=success") == 4
     assert "error.type=RemoteProtocolError" in out  # the reset attempt
     assert "l0.fallback" in out and "error.type=AuthenticationError" in out
     assert "error.type=INITIAL_TOKEN_TIMEOUT" in out
