@@ -23,7 +23,6 @@ __all__ = ["main"]
 _Handler = Callable[[argparse.Namespace], int]
 
 # Varied short words, so a long default stream does not look like a repetition loop.
-_VOCABULARY = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +59,7 @@ def _add_chaos(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     default = chaos.add_mutually_exclusive_group()
     default.add_argument("--text", help="text of the default reply")
     default.add_argument(
-        "--tokens", type=int, metavar="N", help="default reply of N short word chunks"
+        "--tokens", type=int, metavar="N", help="default reply of N tokens of realistic prose"
     )
     chaos.add_argument(
         "--chunk-delay", type=float, default=0.0, help="seconds between chunks of the default"
@@ -81,8 +80,9 @@ def _default_reply(args: argparse.Namespace) -> Reply:
     if args.tokens is None:
         text = args.text or "Hello from the l0 fault server."
         return Reply(text=text, chunk_delay=args.chunk_delay)
-    words = [_VOCABULARY[i % len(_VOCABULARY)] for i in range(args.tokens)]
-    chunks = [word if i == 0 else " " + word for i, word in enumerate(words)]
+    from l0.testing import prose_chunks
+
+    chunks = prose_chunks(args.tokens)
     return Reply(chunks=chunks, empty=not chunks, chunk_delay=args.chunk_delay)
 
 

@@ -7,8 +7,9 @@ client libraries. The pytest plugin `l0.testing.pytest_plugin` provides a `fault
 fixture; `l0 chaos` runs the same server as a separate process. See docs/testing.md.
 """
 
+from ._prose import prose_chunks
 from ._reply import Reply
 from ._script import RecordedRequest
 from .server import FaultServer
 
-__all__ = ["FaultServer", "RecordedRequest", "Reply"]
+__all__ = ["FaultServer", "RecordedRequest", "Reply", "prose_chunks"]
