@@ -72,8 +72,7 @@ def start(**kwargs: Any) -> Result:
     if unknown:
         raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
     arguments = {**_DEFAULTS, **kwargs}
-    callback_names = [name for name in arguments if name.startswith("on_")]
-    callbacks = Callbacks(**{name: arguments.pop(name) for name in callback_names})
+    callbacks = Callbacks(**{name: arguments.pop(name) for name in _CALLBACKS})
     options = Options.build(callbacks=callbacks, **arguments)
     return Result(Session(options))
 
@@ -83,3 +82,4 @@ _DEFAULTS = {
     for name, parameter in inspect.signature(run).parameters.items()
     if parameter.default is not parameter.empty
 }
+_CALLBACKS = tuple(name for name in _DEFAULTS if name.startswith("on_"))

@@ -107,9 +107,12 @@ class Session:
             announce_checkpoints=self.tel.detailed or callbacks.on_checkpoint is not None,
         )
         self._continuation_prompt: str | None = None
-        self._takes_continuation = {
-            id(f): accepts_continuation(f) for f in (options.stream, *options.fallbacks)
-        }
+        # Only a resumed attempt has a prompt to pass; don't inspect signatures otherwise.
+        self._takes_continuation = (
+            {id(f): accepts_continuation(f) for f in (options.stream, *options.fallbacks)}
+            if options.continue_from_last_good_token
+            else {}
+        )
         self._attempt: _Attempt | None = None
         self._network_errors_since_success = 0
         self._retry_started_at: float | None = None

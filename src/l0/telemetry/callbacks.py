@@ -44,13 +44,16 @@ class Callbacks:
     on_tool_call: AnyCallback | None = None
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _NAMES:
+            value = getattr(self, name)
             if value is not None and not callable(value):
-                raise TypeError(f"{f.name} must be callable, got {type(value).__name__}")
+                raise TypeError(f"{name} must be callable, got {type(value).__name__}")
 
     def any_set(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in fields(self))
+        return any(getattr(self, name) is not None for name in _NAMES)
+
+
+_NAMES = tuple(f.name for f in fields(Callbacks))
 
 
 class PendingCallbacks:
