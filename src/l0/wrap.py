@@ -103,7 +103,7 @@ def continuation_prompt(checkpoint: str) -> str:
 
 
 def _request(create: Any, request: dict[str, Any]) -> Any:
-    def factory(continuation: str | None) -> Any:
+    def factory(continuation: str | None = None) -> Any:
         if continuation is None:
             return create(**request)
         messages = [*request.get("messages", ()), {"role": "user", "content": continuation}]
