@@ -207,13 +207,44 @@ def test_format_drift_is_skipped_for_a_long_checkpoint_tail() -> None:
 
 def test_memory_and_work_stay_bounded_on_long_output() -> None:
     detector = DriftDetector()
+    config = detector.config
     text = NEGATIVES["mixed"] * 50
     for i in range(0, len(text), 9):
         detector.check(text[i : i + 9])
-    window = detector._window
-    assert len(window.blocks) == detector.config.blocks
-    assert sum(len(b.text) for b in window.blocks) <= detector.config.window
-    assert detector._cur_len < detector._block_size
+    assert sum(map(len, detector._history)) <= 2 * config.window
+    assert detector._cur_len < detector._batch <= config.window
+    screen = detector._screen
+    assert len(screen._words) < config.blocks and len(screen._texts) < config.blocks
+    assert len(screen._grams_old) + len(screen._grams_new) <= 2 * config.window
+    engine = detector._engine
+    if engine is not None:
+        assert len(engine.window.blocks) == config.blocks
+        assert sum(len(b.text) for b in engine.window.blocks) <= config.window
+
+
+def test_screen_never_hides_what_the_engine_detects() -> None:
+    # The same checks with the engine always on (screen forced to "maybe") give the same
+    # results: the screen only skips work.
+    from l0 import drift
+
+    texts = [*POSITIVES.values(), NEGATIVES["mixed"] + POSITIVES["hedging"]]
+    texts += [POSITIVES["tone_shift"] + PROSE + MARKDOWN + GIBBERISH + CODE]
+
+    def results(text: str) -> list[tuple[str, ...]]:
+        detector, rng, found, i = DriftDetector(), random.Random(2), [], 0
+        while i < len(text):
+            n = rng.randint(1, 90)
+            found.append(tuple(detector.check(text[i : i + n]).types))
+            i += n
+        return [*found, tuple(detector.check("", completed=True).types)]
+
+    screened = [results(text) for text in texts]
+    add = drift._Screen.add
+    try:
+        drift._Screen.add = lambda self, blocks, final: add(self, blocks, final) or True  # type: ignore[method-assign]
+        assert [results(text) for text in texts] == screened
+    finally:
+        drift._Screen.add = add  # type: ignore[method-assign]
 
 
 def test_telemetry_reports_detections_once_and_details_when_detailed() -> None:
@@ -267,11 +298,15 @@ def test_running_window_statistics_match_a_recount() -> None:
     from collections import Counter
     from itertools import chain
 
-    detector = DriftDetector(DriftConfig(window=800, blocks=5))
+    from l0.drift import _Engine
+
+    config = DriftConfig(window=800, blocks=5)
+    engine = _Engine(config, {}, json_doc=False)
     text = (NEGATIVES["mixed"] + POSITIVES["repetition"]) * 3
-    for i in range(0, len(text), 13):
-        detector.check(text[i : i + 13])
-        window = detector._window
+    size = engine.block_size
+    for i in range(0, len(text) - size, size):
+        engine.add(text[i : i + size], final=False, judge=True)
+        window = engine.window
         blocks = list(window.blocks)
         grams = list(chain.from_iterable(b.grams for b in blocks))
         assert window.gram_stats() == (len(grams), len(set(grams)))

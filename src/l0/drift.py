@@ -2,13 +2,19 @@
 
 The detector is fed the output delta by delta and keeps only a sliding window of recent
 text (`DriftConfig.window` characters, default 2000), cut into fixed blocks of
-`window / blocks` characters by absolute offset. When a block completes, per-block
-statistics are computed once (O(block)) and the window's running statistics (4-gram and
-sentence counts, cumulative word counts) are updated as it enters and the oldest block
-leaves, so judging the window costs O(block) too. A check that completes no block only
-appends its delta and looks for meta commentary in it. Per check the cost is O(delta)
-amortised; the full output is never touched, and because blocks are fixed by offset the
-verdict does not depend on how the text was chunked.
+`window / blocks` characters by absolute offset. Deltas wait until three blocks are
+complete (or the output is), then the blocks are judged together: a few C-level calls
+over more text cost less than many small ones. A check in between only appends its delta
+and looks for meta commentary in it.
+
+Judging has two levels. The screen (`_Screen`) follows every block cheaply (words, line
+markers, a 4-gram set, batch totals) and computes bounds that say whether any detector
+could fire on a window ending in the new blocks; on ordinary text it says no and nothing
+else runs. Otherwise the engine (`_Engine`: exact per-block statistics, running window
+totals) is replayed from the kept history and judges each block, and stays on for a few
+quiet batches. The screen never says no where the engine would detect, so the verdicts are
+the engine's; because blocks are fixed by offset they do not depend on the chunking. Per
+check the cost is O(delta) amortised; the full output is never touched.
 
 Detectors (all simple, deterministic heuristics; each can be switched off):
 
@@ -21,7 +27,8 @@ Detectors (all simple, deterministic heuristics; each can be switched off):
   tail matcher, phrases split across deltas included).
 - `hedging`: hedges ("perhaps", "might", "I think", "it's possible"...) per word in the window.
 - `entropy_spike`: character entropy of the newest block against the mean of the earlier
-  blocks; gibberish rises, collapse onto one token falls.
+  blocks; gibberish rises, collapse onto one token falls. Only judged for a block whose
+  make-up changed (`_make_up_changed`: share of a-z/space/newline bytes, word count).
 - `markdown_collapse`: the older half had line-start markdown (headings, lists, tables,
   fences), the newer half has none but shows the same markers run into the text.
 - `format_drift`: the output started as a JSON document (first character `{` or `[`) and a
@@ -284,6 +291,7 @@ class _Block:
     serial: int = 0  # position in the attempt's sequence of blocks
     cumulative: tuple[int, ...] = _NO_COUNTS  # counts of this block and all before it
     inline: int = -1  # inline markdown markers, counted when first needed
+    plain: float = 1.0  # share of bytes that are a-z, space or newline (see _make_up_changed)
 
     def inline_markers(self) -> int:
         if self.inline < 0:
@@ -316,6 +324,69 @@ def _emoji_count(text: str) -> int:
 def _confidence(value: float, threshold: float) -> float:
     """0.5 at the threshold, 1.0 at twice the threshold."""
     return round(min(1.0, 0.5 + 0.5 * (value - threshold) / threshold), 3)
+
+
+def _hedges(found: list[str], before: list[str]) -> int:
+    """Hedge words and pairs among `found` (`before`: the word preceding them, if any)."""
+    hedges = sum(map(_HEDGE_WORDS.__contains__, found))
+    if _HEDGE_SECONDS.isdisjoint(found):
+        return hedges  # no word that could end a hedge pair
+    pairs = zip((before or [""]) + found, found, strict=False)
+    return hedges + sum(map(_HEDGE_PAIRS.__contains__, pairs))
+
+
+def _line_markers(previous: str, text: str) -> tuple[int, str]:
+    """Line-start markdown markers in `text` (after the character `previous`), and the
+    character to pass as `previous` next time."""
+    last = text[-1:] or previous
+    if previous != "\n" and "\n" not in text:
+        return 0, last  # every marker follows a newline
+    return len(_LINE_MARKER.findall(previous + text)), last
+
+
+def _plain_share(text: str) -> float:
+    """Share of the UTF-8 bytes of `text` that are a-z, space or newline (C-level count)."""
+    raw = text.encode("utf-8", "surrogatepass")  # lone surrogates occur in model output
+    return len(raw.translate(None, _NOT_PLAIN)) / len(raw) if raw else 1.0
+
+
+def _make_up_changed(plain: float, words: int, plain_sum: float, words_sum: int, n: int) -> bool:
+    """Whether a block's make-up departs from the `n` blocks before it in the window: its
+    plain share moves by 0.2, or its word count by 35% (or it has under 8 words). Gibberish,
+    another script or symbols lower the plain share; a collapse onto one token changes the
+    word count. Only such blocks are judged for an entropy spike, so that the character
+    histogram (the costliest statistic) is only needed where the text changed."""
+    if n == 0 or words < 8:
+        return True
+    mean_words = words_sum / n
+    return abs(plain - plain_sum / n) >= 0.2 or abs(words - mean_words) > 0.35 * mean_words
+
+
+_NOT_PLAIN = bytes(b for b in range(256) if not (97 <= b <= 122 or b in b" \n"))
+_NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
+_LIST_HINT = re.compile(r"[.:!?][ \t]+(?:[-*+]|\d{1,2}[.)])[ \t]")
+_HEDGE_ANY = _HEDGE_WORDS | _HEDGE_SECONDS
+
+
+def _inline_hint(text: str) -> bool:
+    """Whether `text` may hold an inline markdown marker: what each form of
+    `_INLINE_MARKER` contains (a heading "##", a table "|" and "---", a list item after a
+    sentence)."""
+    if "##" in text or ("|" in text and "---" in text):
+        return True
+    return _LIST_HINT.search(text) is not None
+
+
+_MAX_UNIT = 500  # UnitSplitter's default: sentences are truncated there
+
+
+def _warm_up(block_size: int) -> int:
+    """Blocks to replay before a window so that its first sentence is whole."""
+    return -(-_MAX_UNIT // block_size) + 1
+
+
+_BATCH_BLOCKS = 3  # blocks pending before they are judged: detection lags up to 4 blocks
+_QUIET_BATCHES = 2  # the engine stays on for this many batches the screen finds quiet
 
 
 _NONES = itertools.repeat(None)
@@ -404,6 +475,333 @@ class _Window:
         return max(self._units.values(), default=0)
 
 
+class _Engine:
+    """The exact detectors: blocks measured one by one into a `_Window`, each judged as it
+    completes. Run when the screen (`_Screen`) cannot rule drift out, or for JSON output."""
+
+    def __init__(self, config: DriftConfig, metrics: dict[str, float], json_doc: bool | None):
+        self.config = config
+        self.metrics = metrics
+        self.json_doc = json_doc
+        self.block_size = config.window // config.blocks
+        self.window = _Window(config.blocks)
+        self._splitter = UnitSplitter()
+        self._word_carry = ""
+        self._last_words: list[str] = []
+        self._prev_char = "\n"
+        self._in_string = False
+        self._escape_next = False
+
+    def add(self, text: str, final: bool, judge: bool) -> dict[str, float] | None:
+        """Measure one block; with `judge`, the drift types the window then shows."""
+        self.window.push(self._measure(text, final))
+        return self._evaluate() if judge else None
+
+    # ------------------------------------------------------------ measuring
+
+    def _measure(self, text: str, final: bool) -> _Block:
+        found, self._word_carry = tokens_with_carry(self._word_carry + text, final)
+        units = [k for _, u in self._split_units(text, final) if (k := unit_key(u, 4)) is not None]
+        counts = (
+            len(found),
+            _hedges(found, self._last_words[-1:]),
+            sum(map(_INFORMAL.__contains__, found)) + text.count("!") + _emoji_count(text),
+            len(_CAPS.findall(text)),
+            self._line_markers(text),
+        )
+        return _Block(
+            size=len(text),
+            entropy=_entropy(text) if self.config.entropy else 0.0,
+            counts=counts,
+            grams=self._grams_of(found),
+            units=units,
+            prose_outside_json=self._prose_outside_json(text),
+            text=text,
+            plain=_plain_share(text),
+        )
+
+    def _line_markers(self, text: str) -> int:
+        count, self._prev_char = _line_markers(self._prev_char, text)
+        return count
+
+    def _grams_of(self, found: list[str]) -> list[int]:
+        """Hashes of the word 4-grams ending in this block (earlier words carried over)."""
+        stream = self._last_words + found
+        self._last_words = stream[-(_GRAM - 1) :]
+        return list(map(hash, zip(stream, stream[1:], stream[2:], stream[3:], strict=False)))
+
+    def _split_units(self, text: str, final: bool) -> list[tuple[int, str]]:
+        units = self._splitter.feed(text)
+        if final:
+            last = self._splitter.flush()
+            if last is not None:
+                units.append(last)
+        return units
+
+    def _prose_outside_json(self, text: str) -> int:
+        """Letters of prose words outside JSON strings (JSON documents only)."""
+        if not self.json_doc or not self.config.format_drift:
+            return 0
+        outside: list[str] = []
+        start = 0
+        escape_at = 0 if self._escape_next else -1
+        for match in _QUOTE_OR_BACKSLASH.finditer(text):
+            index = match.start()
+            if escape_at >= 0:
+                escaped, escape_at = index == escape_at, -1
+                if escaped:
+                    continue
+            if not self._in_string:
+                if match.group() == '"':
+                    outside.append(text[start:index])
+                    self._in_string = True
+            elif match.group() == "\\":
+                escape_at = index + 1
+            else:
+                self._in_string, start = False, index + 1
+        if not self._in_string:
+            outside.append(text[start:])
+        self._escape_next = escape_at == len(text)
+        prose = _PROSE_WORD.findall(" ".join(outside))
+        return sum(len(word) for word in prose if word.lower() not in _JSON_WORDS)
+
+    # ------------------------------------------------------------ detectors
+
+    def _evaluate(self) -> dict[str, float] | None:
+        """Run the enabled detectors over the window; drift type -> confidence."""
+        config = self.config
+        old, new, totals = self.window.sums()
+        found: dict[str, float] = {}
+        if config.repetition:
+            _put(found, "repetition", self._repetition())
+        if config.tone_shift:
+            _put(found, "tone_shift", self._tone_shift(old, new))
+        if config.hedging:
+            _put(found, "hedging", self._hedging(totals))
+        if config.entropy:
+            _put(found, "entropy_spike", self._entropy_spike())
+        if config.markdown_collapse:
+            _put(found, "markdown_collapse", self._collapse(old, new))
+        if config.format_drift:
+            _put(found, "format_drift", self._format_drift())
+        return found or None
+
+    def _repetition(self) -> float | None:
+        config, window = self.config, self.window
+        total, distinct = window.gram_stats()
+        ratio = 1 - distinct / total if total >= 30 else 0.0
+        repeats = window.most_repeated_unit()
+        self.metrics["repetition.ngram_ratio"] = ratio
+        self.metrics["repetition.max_sentence_count"] = float(repeats)
+        loops = ratio >= config.repetition_threshold
+        if not loops and repeats < config.sentence_repeat_threshold:
+            return None
+        scores = [_confidence(ratio, config.repetition_threshold)] if loops else []
+        if repeats >= config.sentence_repeat_threshold:
+            scores.append(_confidence(repeats, config.sentence_repeat_threshold))
+        return max(scores)
+
+    def _tone_shift(self, old: list[int], new: list[int]) -> float | None:
+        if len(self.window.blocks) < 4 or min(old[_WORDS], new[_WORDS]) < 30:
+            return None
+        informal = new[_INFORMAL_N] / new[_WORDS] - old[_INFORMAL_N] / old[_WORDS]
+        caps = new[_CAPS_N] / new[_WORDS] - old[_CAPS_N] / old[_WORDS]
+        shift = max(abs(informal), abs(caps) / 2)
+        self.metrics["tone_shift"] = shift
+        threshold = self.config.tone_shift_threshold
+        return _confidence(shift, threshold) if shift >= threshold else None
+
+    def _hedging(self, totals: list[int]) -> float | None:
+        if totals[_WORDS] < 50:
+            return None
+        density = totals[_HEDGES] / totals[_WORDS]
+        self.metrics["hedging"] = density
+        threshold = self.config.hedging_threshold
+        return _confidence(density, threshold) if density >= threshold else None
+
+    def _entropy_spike(self) -> float | None:
+        blocks = self.window.blocks
+        newest = blocks[-1]
+        if len(blocks) < 4 or newest.size < self.block_size // 2:
+            return None
+        earlier = list(itertools.islice(blocks, len(blocks) - 1))
+        plain = sum(block.plain for block in earlier)
+        words = sum(block.counts[_WORDS] for block in earlier)
+        if not _make_up_changed(newest.plain, newest.counts[_WORDS], plain, words, len(earlier)):
+            return None
+        entropies = self.window.entropies
+        baseline = (sum(entropies) - newest.entropy) / (len(entropies) - 1)
+        change = newest.entropy - baseline
+        self.metrics["entropy.newest"] = newest.entropy
+        self.metrics["entropy.baseline"] = baseline
+        self.metrics["entropy.change"] = change
+        threshold = self.config.entropy_threshold
+        return _confidence(abs(change), threshold) if abs(change) >= threshold else None
+
+    def _collapse(self, old: list[int], new: list[int]) -> float | None:
+        if len(self.window.blocks) < 4:
+            return None
+        older, newer = old[_LINE_MARKERS], new[_LINE_MARKERS]
+        self.metrics["markdown.older_markers"] = float(older)
+        self.metrics["markdown.newer_markers"] = float(newer)
+        if older < self.config.markdown_min_markers or newer:
+            return None
+        inline = sum(block.inline_markers() for block in self.window.newer_half())
+        self.metrics["markdown.newer_inline_markers"] = float(inline)
+        return _confidence(inline, 2) if inline >= 2 else None
+
+    def _format_drift(self) -> float | None:
+        if not self.json_doc:
+            return None
+        prose = self.window.blocks[-1].prose_outside_json
+        self.metrics["format_drift.prose_chars"] = float(prose)
+        threshold = self.config.format_drift_threshold
+        return _confidence(prose, threshold) if prose >= threshold else None
+
+
+class _Screen:
+    """A cheap, conservative test per batch of blocks: can a detector fire on a window that
+    ends in one of them? It follows every block with a few C-level calls (words, line
+    markers, plain share) and never says no when the engine would detect something (each
+    test below is a bound), so skipping the engine on a "no" changes no verdict.
+    """
+
+    def __init__(self, config: DriftConfig) -> None:
+        self.config = config
+        self.block_size = config.window // config.blocks
+        # Per block, for the last `blocks - 1` blocks and the batch being screened.
+        self._words: list[int] = []
+        self._marks: list[int] = []
+        self._plain: list[float] = []
+        self._sizes: list[int] = []
+        self._texts: list[str] = []
+        self._inline: list[bool | None] = []  # inline-marker hint, looked for when needed
+        self._bounds: list[tuple[int, int, int]] = []  # a batch's totals, on its last block
+        self._carry = ""
+        self._last: list[str] = []  # the last three tokens (4-grams, hedge pairs)
+        self._prev_char = "\n"
+        # 4-grams of about the last window (and longest unit), in two generations.
+        self._grams_old: set[tuple[str, ...]] = set()
+        self._grams_new: set[tuple[str, ...]] = set()
+        self._gram_blocks = 0
+        self._gram_span = config.blocks + _warm_up(self.block_size)
+
+    def add(self, blocks: list[str], final: bool) -> bool:
+        """Follow `blocks` (the last one final if `final`); True if drift is possible."""
+        found: list[str] = []
+        last = len(blocks) - 1
+        for index, text in enumerate(blocks):
+            words, self._carry = tokens_with_carry(self._carry + text, final and index == last)
+            found += words
+            markers, self._prev_char = _line_markers(self._prev_char, text)
+            self._words.append(len(words))
+            self._marks.append(markers)
+            self._plain.append(_plain_share(text))
+            self._sizes.append(len(text))
+            self._texts.append(text)
+            self._inline.append(None)
+            self._bounds.append((0, 0, 0))
+        self._bounds[-1] = self._batch_bounds("".join(blocks), found)
+        possible = self._repeats(found) or self._windows(len(blocks))
+        self._rotate(len(blocks))
+        self._trim()
+        return possible
+
+    def _batch_bounds(self, batch: str, found: list[str]) -> tuple[int, int, int]:
+        """Hedges and informal words of the batch (as the engine counts them) and an upper
+        bound on its all-caps words (each is a run of three capitals at least)."""
+        hedges = 0 if _HEDGE_ANY.isdisjoint(found) else _hedges(found, self._last[-1:])
+        informal = 0 if _INFORMAL.isdisjoint(found) else sum(map(_INFORMAL.__contains__, found))
+        informal += batch.count("!") + _emoji_count(batch)
+        caps = len(batch.encode("utf-8", "surrogatepass").translate(None, _NOT_UPPER)) // 3
+        return hedges, informal, caps
+
+    def _repeats(self, found: list[str]) -> bool:
+        """Whether a word 4-gram of this batch occurs earlier in it or in about the last
+        window (and longest unit). Repetition drift needs one: a repeated unit (4+ words)
+        repeats its first four words."""
+        stream = self._last + found
+        self._last = stream[-(_GRAM - 1) :]
+        new = set(zip(stream, stream[1:], stream[2:], stream[3:], strict=False))
+        repeated = len(new) < len(stream) - (_GRAM - 1) or not (
+            new.isdisjoint(self._grams_new) and new.isdisjoint(self._grams_old)
+        )
+        self._grams_new |= new
+        return repeated and self.config.repetition
+
+    def _rotate(self, blocks: int) -> None:
+        self._gram_blocks += blocks
+        if self._gram_blocks >= self._gram_span:
+            self._grams_old, self._grams_new, self._gram_blocks = self._grams_new, set(), 0
+
+    def _trim(self) -> None:
+        cut = max(0, len(self._words) - self.config.blocks + 1)
+        for column in (self._words, self._marks, self._plain, self._sizes, self._texts):
+            del column[:cut]
+        del self._inline[:cut], self._bounds[:cut]
+
+    def _windows(self, new: int) -> bool:
+        """Bounds of the count-based detectors over the windows ending in the new blocks."""
+        config, size = self.config, self.config.blocks
+        words = list(itertools.accumulate(self._words, initial=0))
+        count = len(self._words)
+        first = count - new + 1
+        min_words = min(
+            (t for e in range(first, count + 1) if (t := words[e] - words[max(0, e - size)]) >= 50),
+            default=math.inf,
+        )
+        min_half = math.inf
+        for end in range(max(first, 4), count + 1):
+            start = max(0, end - size)
+            half = (end - start) // 2
+            older, newer = words[start + half] - words[start], words[end] - words[end - half]
+            if older >= 30 and newer >= 30:
+                min_half = min(min_half, older, newer)
+        span = self._bounds[max(0, first - size) :]
+        hedges, informal, caps = map(sum, zip(*span, strict=True))
+        if config.hedging and hedges >= config.hedging_threshold * min_words:
+            return True
+        # |a/x - b/y| <= max(a/x, b/y): a shift needs that much in one half.
+        if config.tone_shift and max(informal, caps / 2) >= config.tone_shift_threshold * min_half:
+            return True
+        if config.markdown_collapse and self._collapse(first, count):
+            return True
+        return config.entropy and self._entropy(words, first, count)
+
+    def _collapse(self, first: int, count: int) -> bool:
+        """Markdown collapse needs line markers in an older half, none in the newer half and
+        an inline-marker hint in it."""
+        size = self.config.blocks
+        marks = list(itertools.accumulate(self._marks, initial=0))
+        for end in range(max(first, 4), count + 1):
+            start = max(0, end - size)
+            half = (end - start) // 2
+            older = marks[start + half] - marks[start]
+            if older < self.config.markdown_min_markers or marks[end] != marks[end - half]:
+                continue
+            for index in range(end - half, end):
+                if self._inline[index] is None:
+                    self._inline[index] = _inline_hint(self._texts[index])
+                if self._inline[index]:
+                    return True
+        return False
+
+    def _entropy(self, words: list[int], first: int, count: int) -> bool:
+        """Whether a new block's make-up changed (only those are judged for a spike)."""
+        size, sizes, plain = self.config.blocks, self._sizes, self._plain
+        for end in range(max(first, 4), count + 1):
+            start, newest = max(0, end - size), end - 1
+            if sizes[newest] < self.block_size // 2:
+                continue
+            earlier = words[newest] - words[start]
+            total = sum(plain[start:newest])  # summed as the engine sums it
+            if _make_up_changed(
+                plain[newest], words[newest + 1] - words[newest], total, earlier, newest - start
+            ):
+                return True
+        return False
+
+
 class DriftDetector:
     """Sliding-window drift detection for one session (see the module docstring)."""
 
@@ -411,6 +809,7 @@ class DriftDetector:
         self.config = config or DriftConfig()
         self.telemetry = telemetry
         self._block_size = self.config.window // self.config.blocks
+        self._batch = self._block_size * _BATCH_BLOCKS
         self.reset()
 
     # ------------------------------------------------------------ attempts
@@ -421,19 +820,18 @@ class DriftDetector:
         self._pieces: list[str] = []
         self._cur_len = 0
         self._chars = 0
-        self._window = _Window(self.config.blocks)
-        self._splitter = UnitSplitter()
-        self._word_carry = ""
-        self._last_words: list[str] = []
-        self._prev_char = "\n"
         self._json_doc: bool | None = None
-        self._in_string = False
-        self._escape_next = False
+        self._metrics: dict[str, float] = {}
+        self._screen = _Screen(self.config)
+        self._engine: _Engine | None = None
+        self._quiet = 0
+        # Enough to replay the window with its carried words, sentences and line starts.
+        history = self.config.blocks + _warm_up(self._block_size)
+        self._history: deque[str] = deque(maxlen=history)
         self._meta: TailMatcher | None = None
         if self.config.meta_commentary:
             self._meta = TailMatcher(_META, _META_WINDOW)
         self._reported: set[str] = set()
-        self._metrics: dict[str, float] = {}
         if prefix:
             self._reported.update(self._prime(prefix))
 
@@ -443,7 +841,9 @@ class DriftDetector:
         if len(text) > keep:
             self._json_doc = False  # mid-document: string state unknown, skip format drift
             text = text[-keep:]
-        return self._feed(text, completed=False) or {}
+        self._engine = _Engine(self.config, self._metrics, self._json_doc)
+        found = self._feed(text, completed=False)
+        return _merge(found, self._drain(final=False)) or {}
 
     # -------------------------------------------------------------- checks
 
@@ -522,197 +922,54 @@ class DriftDetector:
             found = {"meta_commentary": 0.9}
         if self._json_doc is None and delta.strip():
             self._json_doc = delta.lstrip()[0] in "{["
+            if self._engine is not None:
+                self._engine.json_doc = self._json_doc
         self._chars += len(delta)
-        if self._cur_len + len(delta) < self._block_size:
-            self._pieces.append(delta)
-            self._cur_len += len(delta)
-        else:
-            found = self._add(delta, found)
-        if completed and self._cur_len:
-            found = _merge(found, self._close_block(final=True))
+        self._pieces.append(delta)
+        self._cur_len += len(delta)
+        # Blocks are judged in batches: a few calls over more text cost less than many.
+        if self._cur_len >= self._batch or completed:
+            found = _merge(found, self._drain(completed))
         return found
 
-    def _add(self, delta: str, found: dict[str, float] | None) -> dict[str, float] | None:
-        """Append to the current block; each completed block is measured and judged."""
-        cursor = 0
-        while cursor < len(delta):
-            take = min(len(delta) - cursor, self._block_size - self._cur_len)
-            self._pieces.append(delta[cursor : cursor + take])
-            self._cur_len += take
-            cursor += take
-            if self._cur_len == self._block_size:
-                found = _merge(found, self._close_block(final=False))
-        return found
-
-    def _close_block(self, final: bool) -> dict[str, float] | None:
+    def _drain(self, final: bool) -> dict[str, float] | None:
+        """Judge the complete blocks pending (and, if `final`, the partial last one)."""
         text = "".join(self._pieces)
-        self._pieces, self._cur_len = [], 0
-        self._window.push(self._measure(text, final))
-        return self._evaluate()
-
-    # ------------------------------------------------------------ measuring
-
-    def _measure(self, text: str, final: bool) -> _Block:
-        found, self._word_carry = tokens_with_carry(self._word_carry + text, final)
-        units = [k for _, u in self._split_units(text, final) if (k := unit_key(u, 4)) is not None]
-        counts = (
-            len(found),
-            self._hedges(found),
-            sum(map(_INFORMAL.__contains__, found)) + text.count("!") + _emoji_count(text),
-            len(_CAPS.findall(text)),
-            self._line_markers(text),
-        )
-        return _Block(
-            size=len(text),
-            entropy=_entropy(text) if self.config.entropy else 0.0,
-            counts=counts,
-            grams=self._grams_of(found),
-            units=units,
-            prose_outside_json=self._prose_outside_json(text),
-            text=text,
-        )
-
-    def _hedges(self, found: list[str]) -> int:
-        hedges = sum(map(_HEDGE_WORDS.__contains__, found))
-        if _HEDGE_SECONDS.isdisjoint(found):
-            return hedges  # no word that could end a hedge pair
-        pairs = zip((self._last_words[-1:] or [""]) + found, found, strict=False)
-        return hedges + sum(map(_HEDGE_PAIRS.__contains__, pairs))
-
-    def _line_markers(self, text: str) -> int:
-        previous, self._prev_char = self._prev_char, text[-1:] or self._prev_char
-        if previous != "\n" and "\n" not in text:
-            return 0  # every marker follows a newline
-        return len(_LINE_MARKER.findall(previous + text))
-
-    def _grams_of(self, found: list[str]) -> list[int]:
-        """Hashes of the word 4-grams ending in this block (earlier words carried over)."""
-        stream = self._last_words + found
-        self._last_words = stream[-(_GRAM - 1) :]
-        return list(map(hash, zip(stream, stream[1:], stream[2:], stream[3:], strict=False)))
-
-    def _split_units(self, text: str, final: bool) -> list[tuple[int, str]]:
-        units = self._splitter.feed(text)
-        if final:
-            last = self._splitter.flush()
-            if last is not None:
-                units.append(last)
-        return units
-
-    def _prose_outside_json(self, text: str) -> int:
-        """Letters of prose words outside JSON strings (JSON documents only)."""
-        if not self._json_doc or not self.config.format_drift:
-            return 0
-        outside: list[str] = []
-        start = 0
-        escape_at = 0 if self._escape_next else -1
-        for match in _QUOTE_OR_BACKSLASH.finditer(text):
-            index = match.start()
-            if escape_at >= 0:
-                escaped, escape_at = index == escape_at, -1
-                if escaped:
-                    continue
-            if not self._in_string:
-                if match.group() == '"':
-                    outside.append(text[start:index])
-                    self._in_string = True
-            elif match.group() == "\\":
-                escape_at = index + 1
-            else:
-                self._in_string, start = False, index + 1
-        if not self._in_string:
-            outside.append(text[start:])
-        self._escape_next = escape_at == len(text)
-        prose = _PROSE_WORD.findall(" ".join(outside))
-        return sum(len(word) for word in prose if word.lower() not in _JSON_WORDS)
-
-    # ------------------------------------------------------------ detectors
-
-    def _evaluate(self) -> dict[str, float] | None:
-        """Run the enabled detectors over the window; drift type -> confidence."""
-        config = self.config
-        old, new, totals = self._window.sums()
-        found: dict[str, float] = {}
-        if config.repetition:
-            _put(found, "repetition", self._repetition())
-        if config.tone_shift:
-            _put(found, "tone_shift", self._tone_shift(old, new))
-        if config.hedging:
-            _put(found, "hedging", self._hedging(totals))
-        if config.entropy:
-            _put(found, "entropy_spike", self._entropy_spike())
-        if config.markdown_collapse:
-            _put(found, "markdown_collapse", self._collapse(old, new))
-        if config.format_drift:
-            _put(found, "format_drift", self._format_drift())
-        return found or None
-
-    def _repetition(self) -> float | None:
-        config, window = self.config, self._window
-        total, distinct = window.gram_stats()
-        ratio = 1 - distinct / total if total >= 30 else 0.0
-        repeats = window.most_repeated_unit()
-        self._metrics["repetition.ngram_ratio"] = ratio
-        self._metrics["repetition.max_sentence_count"] = float(repeats)
-        loops = ratio >= config.repetition_threshold
-        if not loops and repeats < config.sentence_repeat_threshold:
+        size = self._block_size
+        count = len(text) // size
+        blocks = [text[i * size : (i + 1) * size] for i in range(count)]
+        rest = text[count * size :]
+        if final and rest:
+            blocks.append(rest)
+            rest = ""
+        self._pieces, self._cur_len = ([rest] if rest else []), len(rest)
+        if not blocks:
             return None
-        scores = [_confidence(ratio, config.repetition_threshold)] if loops else []
-        if repeats >= config.sentence_repeat_threshold:
-            scores.append(_confidence(repeats, config.sentence_repeat_threshold))
-        return max(scores)
+        return self._judge(blocks, final and len(blocks[-1]) < size)
 
-    def _tone_shift(self, old: list[int], new: list[int]) -> float | None:
-        if len(self._window.blocks) < 4 or min(old[_WORDS], new[_WORDS]) < 30:
-            return None
-        informal = new[_INFORMAL_N] / new[_WORDS] - old[_INFORMAL_N] / old[_WORDS]
-        caps = new[_CAPS_N] / new[_WORDS] - old[_CAPS_N] / old[_WORDS]
-        shift = max(abs(informal), abs(caps) / 2)
-        self._metrics["tone_shift"] = shift
-        threshold = self.config.tone_shift_threshold
-        return _confidence(shift, threshold) if shift >= threshold else None
+    def _judge(self, blocks: list[str], final: bool) -> dict[str, float] | None:
+        """Screen the blocks; run the exact engine on them when drift is possible (and for a
+        while after: entering costs a replay of the history)."""
+        possible = self._screen.add(blocks, final) or bool(self._json_doc)
+        found = None
+        if possible or self._engine is not None:
+            engine = self._engine or self._replay()
+            for index, text in enumerate(blocks):
+                last = final and index == len(blocks) - 1
+                found = _merge(found, engine.add(text, last, judge=True))
+            self._quiet = 0 if possible else self._quiet + 1
+            self._engine = None if self._quiet >= _QUIET_BATCHES else engine
+        self._history.extend(blocks)
+        return found
 
-    def _hedging(self, totals: list[int]) -> float | None:
-        if totals[_WORDS] < 50:
-            return None
-        density = totals[_HEDGES] / totals[_WORDS]
-        self._metrics["hedging"] = density
-        threshold = self.config.hedging_threshold
-        return _confidence(density, threshold) if density >= threshold else None
-
-    def _entropy_spike(self) -> float | None:
-        window = self._window
-        newest = window.blocks[-1]
-        if len(window.blocks) < 4 or newest.size < self._block_size // 2:
-            return None
-        entropies = window.entropies
-        baseline = (sum(entropies) - newest.entropy) / (len(entropies) - 1)
-        change = newest.entropy - baseline
-        self._metrics["entropy.newest"] = newest.entropy
-        self._metrics["entropy.baseline"] = baseline
-        self._metrics["entropy.change"] = change
-        threshold = self.config.entropy_threshold
-        return _confidence(abs(change), threshold) if abs(change) >= threshold else None
-
-    def _collapse(self, old: list[int], new: list[int]) -> float | None:
-        if len(self._window.blocks) < 4:
-            return None
-        older, newer = old[_LINE_MARKERS], new[_LINE_MARKERS]
-        self._metrics["markdown.older_markers"] = float(older)
-        self._metrics["markdown.newer_markers"] = float(newer)
-        if older < self.config.markdown_min_markers or newer:
-            return None
-        inline = sum(block.inline_markers() for block in self._window.newer_half())
-        self._metrics["markdown.newer_inline_markers"] = float(inline)
-        return _confidence(inline, 2) if inline >= 2 else None
-
-    def _format_drift(self) -> float | None:
-        if not self._json_doc:
-            return None
-        prose = self._window.blocks[-1].prose_outside_json
-        self._metrics["format_drift.prose_chars"] = float(prose)
-        threshold = self.config.format_drift_threshold
-        return _confidence(prose, threshold) if prose >= threshold else None
+    def _replay(self) -> _Engine:
+        """An engine brought up to date from the kept history (the window and a sentence
+        before it: the same window as if it had run all along, but for sentences over
+        `_MAX_UNIT` characters, whose truncated text may differ)."""
+        engine = _Engine(self.config, self._metrics, self._json_doc)
+        for text in self._history:
+            engine.add(text, final=False, judge=False)
+        return engine
 
 
 def _put(found: dict[str, float], name: str, confidence: float | None) -> None:
