@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .streamtext import LineBuffer
 from .types import (
     Checker,
     GuardrailContext,
@@ -19,7 +20,7 @@ from .types import (
     Severity,
 )
 
-__all__ = ["StreamChecker", "incremental_rule", "stateless_check"]
+__all__ = ["LineChecker", "StreamChecker", "incremental_rule", "stateless_check"]
 
 
 class StreamChecker:
@@ -66,6 +67,32 @@ class StreamChecker:
             position=position,
             suggestion=suggestion,
         )
+
+
+class LineChecker(StreamChecker):
+    """A checker that judges whole lines (markdown, LaTeX): `_line` sees each one once."""
+
+    def __init__(self, rule: str, severity: Severity, recoverable: bool) -> None:
+        super().__init__(rule, severity, recoverable)
+        self._lines = LineBuffer()
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        if "\n" not in delta:  # the usual case: no line completes
+            self._lines.add(delta)
+            return []
+        found: list[GuardrailViolation] = []
+        for offset, line in self._lines.feed(delta):
+            self._line(offset, line, found)
+        return found
+
+    def _flush_lines(self, found: list[GuardrailViolation]) -> None:
+        """Judge the unfinished last line, at the end of the output."""
+        last = self._lines.flush()
+        if last is not None:
+            self._line(*last, found)
+
+    def _line(self, offset: int, line: str, found: list[GuardrailViolation]) -> None:
+        raise NotImplementedError
 
 
 def stateless_check(factory: Callable[[], Checker]) -> Checker:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 
-from .checker import StreamChecker, incremental_rule
-from .streamtext import FenceTracker, LineBuffer
+from .checker import LineChecker, incremental_rule
+from .streamtext import FenceTracker
 from .types import Checker, GuardrailRule, GuardrailViolation, Severity
 
 __all__ = ["LatexChecker", "latex_rule"]
@@ -38,31 +38,19 @@ def _blank_code_spans(line: str) -> str:
     return _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)
 
 
-class LatexChecker(StreamChecker):
+class LatexChecker(LineChecker):
     """Incremental LaTeX balance check (see the module docstring)."""
 
     def __init__(self, rule: str = "latex", severity: Severity = "error", recoverable: bool = True):
         super().__init__(rule, severity, recoverable)
-        self._lines = LineBuffer()
         self._fences = FenceTracker()
         self._envs: list[tuple[str, int]] = []
         self._math = ""  # the open math delimiter, "" outside math
         self._math_pos = 0
 
-    def feed(self, delta: str) -> list[GuardrailViolation]:
-        if "\n" not in delta:  # the usual case: no line completes
-            self._lines.add(delta)
-            return []
-        found: list[GuardrailViolation] = []
-        for offset, line in self._lines.feed(delta):
-            self._line(offset, line, found)
-        return found
-
     def finish(self) -> list[GuardrailViolation]:
         found: list[GuardrailViolation] = []
-        last = self._lines.flush()
-        if last is not None:
-            self._line(*last, found)
+        self._flush_lines(found)
         self._end_paragraph(found)
         if self._math:
             message = f"Unclosed math delimiter {self._math}"

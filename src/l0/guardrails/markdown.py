@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 
-from .checker import StreamChecker, incremental_rule
-from .streamtext import FenceTracker, LineBuffer, indent_of
+from .checker import LineChecker, incremental_rule
+from .streamtext import FenceTracker, indent_of
 from .types import Checker, GuardrailRule, GuardrailViolation, Severity
 
 __all__ = ["MarkdownChecker", "markdown_rule", "table_cells"]
@@ -41,33 +41,21 @@ def table_cells(row: str) -> int:
     return len(_UNESCAPED_PIPE.split(body))
 
 
-class MarkdownChecker(StreamChecker):
+class MarkdownChecker(LineChecker):
     """Incremental markdown structure check (see the module docstring)."""
 
     def __init__(
         self, rule: str = "markdown", severity: Severity = "error", recoverable: bool = True
     ):
         super().__init__(rule, severity, recoverable)
-        self._lines = LineBuffer()
         self._fences = FenceTracker()
         self._previous = ""  # the previous text line, a table header candidate
         self._table_cells = 0  # cells of the current table; 0 outside tables
         self._runs: dict[tuple[int, str], tuple[int, int, str]] = {}
 
-    def feed(self, delta: str) -> list[GuardrailViolation]:
-        if "\n" not in delta:  # the usual case: no line completes
-            self._lines.add(delta)
-            return []
-        found: list[GuardrailViolation] = []
-        for offset, line in self._lines.feed(delta):
-            self._line(offset, line, found)
-        return found
-
     def finish(self) -> list[GuardrailViolation]:
         found: list[GuardrailViolation] = []
-        last = self._lines.flush()
-        if last is not None:
-            self._line(*last, found)
+        self._flush_lines(found)
         if self._fences.inside:
             fence = self._fences.open_char * 3
             found.append(self.violation(f"Unclosed code fence ({fence})", self._fences.open_pos))
