@@ -22,6 +22,7 @@ async def run(quick: bool) -> tuple[list[Row], list[tuple[int, float]]]:
     rows += await loopback.rows("loopback: core / bare openai SDK", quick=quick)
     handle = otel.install()
     rows += await synthetic.rows("synthetic: core + OTel / bare", synthetic.core, 3.0, quick=quick)
+    rows += await loopback.rows("loopback: core + OTel / bare SDK", quick=quick)
     rows += await synthetic.rows(
         "synthetic: full stack + OTel / bare", synthetic.full, synthetic.FULL_BUDGET, quick=quick
     )

@@ -7,7 +7,7 @@ from typing import Any
 import l0
 
 
-def install() -> Any:
+def install(*, httpx: bool = True) -> Any:
     from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -20,4 +20,4 @@ def install() -> Any:
     provider.add_span_processor(BatchSpanProcessor(spans))
     trace.set_tracer_provider(provider)
     metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
-    return l0.instrument("l0-bench", exporter="none", httpx=True)
+    return l0.instrument("l0-bench", exporter="none", httpx=httpx)
