@@ -116,8 +116,8 @@ class Options:
         return cls(
             stream=stream,
             fallbacks=fallback_list,
-            retry=retry or Retry(),
-            timeout=timeout or Timeout(),
+            retry=retry or _DEFAULT_RETRY,
+            timeout=timeout or _DEFAULT_TIMEOUT,
             adapter=adapter,
             callbacks=callbacks,
             context=freeze(context or {}),
@@ -129,6 +129,11 @@ class Options:
             build_continuation_prompt=build_continuation_prompt,
             deduplicate_continuation=bool(deduplicate_continuation),
         )
+
+
+# Both are frozen, so every session can share the defaults.
+_DEFAULT_RETRY = Retry()
+_DEFAULT_TIMEOUT = Timeout()
 
 
 def _check_factory(name: str, factory: Any) -> None:
