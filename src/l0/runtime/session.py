@@ -41,7 +41,6 @@ __all__ = ["Session"]
 logger = logging.getLogger("l0")
 
 new_event = object.__new__  # token events skip __init__: one slot set, the rest default
-_NEVER = 1 << 62
 
 
 class _Attempt:
@@ -55,7 +54,6 @@ class _Attempt:
         "is_fallback",
         "is_retry",
         "opened",
-        "start_length",
         "start_tokens",
         "started_at",
     )
@@ -69,7 +67,6 @@ class _Attempt:
         self.opened: OpenedStream | None = None
         self.closed = False
         self.ended = False
-        self.start_length = state.content_length
         self.start_tokens = state.token_count
 
     def tokens(self, state: State) -> int:
