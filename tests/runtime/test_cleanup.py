@@ -290,3 +290,20 @@ async def test_abort_before_iterating_makes_no_request(
     assert events[0].error.code is ErrorCode.STREAM_ABORTED
     assert fault_server.requests == []
     assert result.outcome == "aborted"
+
+
+async def test_abort_from_a_callback_before_the_wait_stops_at_once(
+    fault_server: FaultServer, client: Any
+) -> None:
+    """abort() on the session's own task cannot cancel it; the session must still stop."""
+    fault_server.enqueue(Reply(text=TEXT, stall_before_first=30))
+    holder: dict[str, l0.Result] = {}
+
+    def on_event(event: Any) -> None:
+        if getattr(event, "type", None) is T.STREAM_READY:
+            holder["result"].abort()
+
+    result = holder["result"] = await l0.run(opener(client), on_event=on_event)
+    events = await drain(result)
+    assert events[-1].is_error
+    assert events[-1].error.code is ErrorCode.STREAM_ABORTED

@@ -277,6 +277,8 @@ class Session:
         )
         if self._network_errors_since_success:
             tel.emit(T.CONNECTION_RESTORED, duration_ms=self._ms_since_retry())
+        if self.watch.fired is not None:  # aborted by a callback of the events above
+            raise self._interrupt_error(self.watch.fired)
         return opened
 
     def _at_mark(self, n: int, text: str) -> int:
@@ -417,9 +419,12 @@ class Session:
 
     def _interrupt_or_raise(self) -> L0Error:
         """Turn the watchdog's cancellation into an error; re-raise a real cancellation."""
-        fired = self.watch.fired
+        watch = self.watch
+        fired, ours = watch.fired, watch.cancelled
+        watch.cancelled = False
         task = asyncio.current_task()
-        if fired is None or task is None or task.uncancel() > 0:
+        # Absorb only the cancellation the watchdog sent, and only if no other is pending.
+        if fired is None or not ours or task is None or task.uncancel() > 0:
             raise asyncio.CancelledError
         return self._interrupt_error(fired)
 

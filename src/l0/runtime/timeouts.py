@@ -72,6 +72,7 @@ class Watchdog:
         "_started",
         "_state",
         "_streaming",
+        "cancelled",
         "fired",
         "seen",
         "task",
@@ -87,6 +88,8 @@ class Watchdog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[object] | None = None
         self.fired: Interrupt | None = None
+        # True while a cancellation we sent is in flight: only that one is ours to absorb.
+        self.cancelled = False
         self._generator: weakref.ref[AsyncGenerator[object, None]] | None = None
         self.seen = 0
         self._streaming = False
@@ -134,7 +137,11 @@ class Watchdog:
         self.fired = Interrupt(kind, elapsed, None)
         # From the watched task itself (a callback), the loop notices `fired` on its own.
         if self.waiting and self.task is not None and self.task is not _current_task():
-            self.task.cancel()
+            self._cancel(self.task)
+
+    def _cancel(self, task: asyncio.Task[object]) -> None:
+        self.cancelled = True
+        task.cancel()
 
     def _progress(self) -> int:
         """Chunks seen: the session counts non-token chunks here; tokens are in the state."""
@@ -142,6 +149,14 @@ class Watchdog:
 
     def _tick(self) -> None:
         assert self._loop is not None and self._period is not None
+        if self.fired is not None:
+            # An abort flagged from the watched task itself: deliver it once it waits.
+            if self.waiting and self.task is not None:
+                self._handle = None
+                self._cancel(self.task)
+                return
+            self._handle = self._loop.call_at(self._loop.time() + self._period, self._tick)
+            return
         now = self._loop.time()
         progress = self._progress()
         if progress != self._last_seen or not self.waiting:
@@ -156,7 +171,7 @@ class Watchdog:
             self._handle = None
             self.fired = Interrupt(kind, now - since, limit)
             if self.task is not None:
-                self.task.cancel()
+                self._cancel(self.task)
             return
         self._handle = self._loop.call_at(now + self._period, self._tick)
 
