@@ -251,6 +251,23 @@ def stat_panel(
 OPERATION_COUNT = series(mn.OPERATION_DURATION, "_count")
 
 
+def _any_of(name: str, title: str, description: str, query: str) -> Any:
+    """A multi-select label filter whose "All" matches every value."""
+    return (
+        dash_b.QueryVariable(name)
+        .label(title)
+        .description(description)
+        .datasource(PROMETHEUS_DS)
+        .query(query)
+        .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dash_m.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(dash_m.VariableOption(text="All", value="$__all"))
+    )
+
+
 def variables() -> list[Any]:
     """datasource, service, provider, model, jaeger_url — shared by every board."""
     provider = label(mn.ATTR_PROVIDER_NAME)
@@ -270,28 +287,18 @@ def variables() -> list[Any]:
         .query(f"label_values({mn.SESSIONS.prometheus_name}, {mn.PROM_LABEL_JOB})")
         .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dash_m.VariableSort.ALPHABETICAL_ASC),
-        dash_b.QueryVariable("provider")
-        .label("Provider")
-        .description("gen_ai.provider.name")
-        .datasource(PROMETHEUS_DS)
-        .query(f"label_values({OPERATION_COUNT}{{{SERVICE}}}, {provider})")
-        .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(dash_m.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
-        .current(dash_m.VariableOption(text="All", value="$__all")),
-        dash_b.QueryVariable("model")
-        .label("Model")
-        .description("gen_ai.request.model")
-        .datasource(PROMETHEUS_DS)
-        .query(f'label_values({OPERATION_COUNT}{{{SERVICE}, {provider}=~"$provider"}}, {model})')
-        .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(dash_m.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
-        .current(dash_m.VariableOption(text="All", value="$__all")),
+        _any_of(
+            "provider",
+            "Provider",
+            "gen_ai.provider.name",
+            f"label_values({OPERATION_COUNT}{{{SERVICE}}}, {provider})",
+        ),
+        _any_of(
+            "model",
+            "Model",
+            "gen_ai.request.model",
+            f'label_values({OPERATION_COUNT}{{{SERVICE}, {provider}=~"$provider"}}, {model})',
+        ),
         dash_b.TextBoxVariable("jaeger_url")
         .label("Jaeger UI")
         .description("Base URL of the Jaeger UI, used by the trace links.")
