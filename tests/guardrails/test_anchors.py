@@ -130,7 +130,7 @@ def test_the_anchor_gate_finds_what_a_full_scan_finds(seed: int) -> None:
     text = " ".join(parts)
     gated = TailMatcher(PATTERNS, 64)
     full = TailMatcher(PATTERNS, 64)
-    full._anchors = None  # always scan
+    full._watch = None  # always scan
     cursor = 0
     while cursor < len(text):
         size = rng.choice([1, 2, 3, 7, 30, 200])

@@ -11,6 +11,8 @@ from l0.guardrails import (
     GuardrailContext,
     GuardrailEngine,
     GuardrailRule,
+    GuardrailViolation,
+    StreamChecker,
     json_rule,
     latex_rule,
     markdown_rule,
@@ -18,6 +20,8 @@ from l0.guardrails import (
     repetition_rule,
     zero_output_rule,
 )
+from l0.guardrails.screen import Wake
+from l0.testing import prose_chunks
 
 RULES = [json_rule, markdown_rule, latex_rule, pattern_rule, zero_output_rule, repetition_rule]
 
@@ -71,3 +75,101 @@ def test_the_documents_do_exercise_the_rules() -> None:
         for factory in RULES:
             found |= {rule for rule, *_ in streamed(factory(), [text])}
     assert found == {"json", "markdown", "latex", "pattern", "zero_output", "repetition"}
+
+
+# ------------------------------------------------------------- held-back text
+
+SCREENED = [json_rule, markdown_rule, latex_rule, pattern_rule, zero_output_rule]
+
+
+def reported_per_check(
+    engine: GuardrailEngine, chunks: list[str], *, offer: bool = False
+) -> list[list[object]]:
+    """What each check reported, check by check (the completion check last); `offer`: as
+    the runtime does, offer each delta to `hold` first."""
+    per_check = []
+    for chunk in chunks:
+        held = offer and engine.hold(chunk)
+        found = [] if held else engine.check(GuardrailContext("", False, chunk)).violations
+        per_check.append([(v.rule, v.message, v.severity, v.position) for v in found])
+    done = engine.check_complete(GuardrailContext("".join(chunks), True, "")).violations
+    per_check.append([(v.rule, v.message, v.severity, v.position) for v in done])
+    return per_check
+
+
+def unscreened(rules: list[GuardrailRule]) -> GuardrailEngine:
+    engine = GuardrailEngine(rules)
+    engine._rescreen = lambda: None  # type: ignore[method-assign]  # never hold a delta
+    return engine
+
+
+@pytest.mark.parametrize("offer", [False, True], ids=["check", "hold-then-check"])
+@pytest.mark.parametrize("seed", range(8))
+def test_held_text_changes_neither_what_nor_when_rules_report(seed: int, offer: bool) -> None:
+    rng = random.Random(seed)
+    prose = "".join(prose_chunks(400, seed=seed))
+    text = prose[:900] + rng.choice(DOCUMENTS) + prose[900:1800] + rng.choice(DOCUMENTS)
+    text += "x" * 5000 + " As an AI model, I" + prose[1800:]  # a long line: forced releases
+    cuts = sorted(rng.sample(range(1, len(text)), k=len(text) // 25))
+    chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    rules = [factory() for factory in SCREENED]
+    expected = reported_per_check(unscreened(rules), chunks)
+    assert reported_per_check(GuardrailEngine(rules), chunks, offer=offer) == expected
+    assert any(expected)
+
+
+@pytest.mark.parametrize("text", DOCUMENTS, ids=range(len(DOCUMENTS)))
+def test_held_text_matches_every_chunking_of_the_documents(text: str) -> None:
+    rules = [factory() for factory in SCREENED]
+    for chunks in chunkings(text):
+        expected = reported_per_check(unscreened(rules), chunks)
+        assert reported_per_check(GuardrailEngine(rules), chunks) == expected
+        assert reported_per_check(GuardrailEngine(rules), chunks, offer=True) == expected
+
+
+class _Lines(StreamChecker):
+    """A custom checker that opts in to holding: it only needs text when a line ends."""
+
+    def __init__(self) -> None:
+        super().__init__("lines", "error", True)
+        self.fed: list[str] = []
+
+    @property
+    def wake(self) -> Wake | None:
+        return Wake("\n")
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        self.fed.append(delta)
+        return [self.violation("line")] if "\n" in delta else []
+
+
+def test_a_quiet_delta_is_held_and_released_in_one_piece_with_the_next() -> None:
+    checker = _Lines()
+    rule = GuardrailRule("lines", lambda ctx: [], incremental=lambda: checker)
+    engine = GuardrailEngine([rule])
+    results = [engine.check(GuardrailContext("", False, d)) for d in ["a", "b", "c", "d\ne"]]
+    assert checker.fed == ["a", "bcd\ne"]  # the first check learns the wake
+    assert [r.passed for r in results] == [True, True, True, False]
+    engine.check(GuardrailContext("", False, "f"))
+    engine.check_complete(GuardrailContext("", True, "g"))
+    assert checker.fed[-2:] == ["f", "g"]  # held text first, then the completion's delta
+
+
+def test_held_text_is_bounded() -> None:
+    checker = _Lines()
+    engine = GuardrailEngine([GuardrailRule("lines", lambda ctx: [], incremental=lambda: checker)])
+    for _ in range(200):
+        engine.check(GuardrailContext("", False, "y" * 50))
+    assert max(map(len, checker.fed)) <= 4096 + 100
+    assert sum(map(len, checker.fed)) > 200 * 50 - 4096 - 100
+
+
+def test_hold_keeps_quiet_text_and_lets_the_rest_through_to_check() -> None:
+    checker = _Lines()
+    engine = GuardrailEngine([GuardrailRule("lines", lambda ctx: [], incremental=lambda: checker)])
+    assert not engine.hold("a")  # no wake known before the first check
+    engine.check(GuardrailContext("", False, "a"))
+    assert engine.hold("b") and engine.hold("c")
+    assert not engine.hold("d\n")
+    assert not engine.check(GuardrailContext("", False, "d\n")).passed
+    assert checker.fed == ["a", "bcd\n"]

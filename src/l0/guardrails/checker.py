@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .screen import NEWLINE, Wake
 from .streamtext import LineBuffer
 from .types import (
     Checker,
@@ -45,6 +46,12 @@ class StreamChecker:
             found.extend(self.finish())
         return found
 
+    @property
+    def wake(self) -> Wake | None:
+        """What new text must contain for this checker to need it now; text without it
+        may be held back and fed later (`l0.guardrails.screen`). None: every delta, now."""
+        return None
+
     def feed(self, delta: str) -> list[GuardrailViolation]:
         raise NotImplementedError
 
@@ -75,6 +82,10 @@ class LineChecker(StreamChecker):
     def __init__(self, rule: str, severity: Severity, recoverable: bool) -> None:
         super().__init__(rule, severity, recoverable)
         self._lines = LineBuffer()
+
+    @property
+    def wake(self) -> Wake | None:
+        return NEWLINE  # lines are judged when complete: a partial line can wait
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
         if "\n" not in delta:  # the usual case: no line completes

@@ -8,10 +8,15 @@ raise, and tells the telemetry facade what happened. It never rewrites output.
 Streaming checks run every few tokens, so their fixed cost matters as much as the rules':
 a built-in checker is fed the delta directly (no per-rule context or list when nothing is
 found), and a check that finds nothing new returns one shared, read-only passing result.
+Most checks on prose reach no rule at all: the built-in checkers' wakes make one screen
+(`l0.guardrails.screen`), and a delta it finds quiet is held until one is not (or until
+`_MAX_HELD` characters wait, or the attempt completes), then released to them in one piece.
 
 Call protocol (what the runtime does):
 - `reset(prefix)` when an attempt starts; `prefix` is the checkpoint it resumes from.
-- `check(ctx)` while streaming, `ctx.delta` = the text added since the previous check.
+- `hold(delta)` while streaming, `delta` = the text added since the previous check: True
+  when it was held back (nothing to check now); otherwise `check(ctx)` with it as `ctx.delta`.
+  (`check` alone does the same, at the cost of building the context every time.)
 - `check_complete(ctx)` once at the end, `ctx.delta` = the text not yet checked.
 - `validate(text)` to vet a checkpoint before resuming from it (no side effects).
 """
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from ..events import ObservabilityEventType as T
 from .checker import StreamChecker
+from .screen import Screen, Wake, screen_for
 from .types import (
     PASSED,
     Checker,
@@ -46,6 +52,7 @@ _Deliver = Callable[[GuardrailResult], None]
 _Plan = list[tuple[int, GuardrailRule, Checker]]
 _Feed = Callable[[str], list[GuardrailViolation]]
 _FastPlan = list[tuple[int, GuardrailRule, Checker, _Feed | None]]
+_MAX_HELD = 4096  # held characters that force a release: bounds the memory held
 
 
 class GuardrailEngine:
@@ -65,6 +72,13 @@ class GuardrailEngine:
         self._seen: set[tuple[str, str]] = set()
         self._errors: set[tuple[int, str]] = set()
         self._deferred: deque[tuple[GuardrailContext, _Deliver]] = deque()
+        self._screened: list[StreamChecker] = []  # checkers whose deltas may be held
+        self._always: _FastPlan = []  # the rest: every delta, at once
+        self._held: list[str] = []
+        self._held_chars = 0
+        self._wakes: tuple[Wake | None, ...] | None = None
+        self._screen: Screen | None = None
+        self._unquiet: str | None = None  # what `hold` just screened and let through
         self._new_attempt()
 
     # ------------------------------------------------------------ attempts
@@ -86,6 +100,9 @@ class GuardrailEngine:
                         self._seen.add((violation.rule, violation.message))
 
     def _new_attempt(self) -> None:
+        self._held.clear()
+        self._held_chars = 0
+        self._screen = None
         self.violations = []
         self._seen.clear()
         self._errors.clear()
@@ -109,9 +126,30 @@ class GuardrailEngine:
         """The streaming plan, and its fast form: a checker that only adds `feed` to the
         base `StreamChecker` gets its deltas straight (what `__call__` would do)."""
         self._stream_plan = plan
-        self._fast_plan = [(index, rule, check, _feed_of(check)) for index, rule, check in plan]
+        fast = self._fast_plan = [(i, rule, check, _feed_of(check)) for i, rule, check in plan]
+        self._screened = [
+            check
+            for _, _, check, feed in fast
+            if feed is not None and isinstance(check, StreamChecker)
+        ]
+        self._always = [step for step in fast if step[3] is None]
+        self._wakes = None  # ask the checkers again at the next release
 
     # -------------------------------------------------------------- checks
+
+    def hold(self, delta: str) -> bool:
+        """Hold `delta` back if no checker needs it now (see the call protocol)."""
+        screen = self._screen
+        if screen is None or self._always or self._deferred or self._held_chars > _MAX_HELD:
+            return False
+        if not delta:
+            return True
+        if not screen.quiet(delta):
+            self._unquiet = delta  # `check` must not screen it again: the watch saw it
+            return False
+        self._held.append(delta)
+        self._held_chars += len(delta)
+        return True
 
     def check(self, ctx: GuardrailContext) -> GuardrailResult:
         """Streaming check of the rules with `streaming=True`; only new violations return."""
@@ -128,10 +166,12 @@ class GuardrailEngine:
         self.run_deferred()
         if not ctx.completed:
             ctx = ctx.completed_copy()
+        held = self._flush()
         plan = list(self._stream_plan)
         plan += [(i, r, r.check) for i, r in enumerate(self.rules) if not r.streaming]
         plan.sort(key=lambda step: step[0])
-        return self._run(plan, ctx, "post")
+        result = self._run(plan, ctx, "post")
+        return GuardrailResult.from_violations(held + result.violations) if held else result
 
     def validate(self, text: str) -> GuardrailResult:
         """Check a checkpoint before resuming from it, with fresh checkers and no reporting.
@@ -172,15 +212,37 @@ class GuardrailEngine:
         """A streaming check: `_run` over the stream plan, with the fast path inlined."""
         tel = self.telemetry
         if ctx.completed or (tel is not None and tel.detailed):
-            return self._run(self._stream_plan, ctx, "stream")
+            held = self._flush()
+            result = self._run(self._stream_plan, ctx, "stream")
+            return GuardrailResult.from_violations(held + result.violations) if held else result
         delta = ctx.delta
+        screen = self._screen
+        unquiet, self._unquiet = self._unquiet is delta, None
+        if (
+            screen is None
+            or unquiet
+            or self._held_chars > _MAX_HELD
+            or (delta and not screen.quiet(delta))
+        ):
+            if self._held:
+                delta = self._release(delta)
+            result = self._feed_plan(self._fast_plan, ctx, delta)
+            self._rescreen()
+            return result
+        if delta:
+            self._held.append(delta)
+            self._held_chars += len(delta)
+        return self._feed_plan(self._always, ctx, "") if self._always else PASSED
+
+    def _feed_plan(self, plan: _FastPlan, ctx: GuardrailContext, text: str) -> GuardrailResult:
+        """Run `plan`: built-in checkers are fed `text`, the others called with `ctx`."""
         new: list[GuardrailViolation] | None = None
-        for index, rule, checker, feed in self._fast_plan:
+        for index, rule, checker, feed in plan:
             try:
                 if feed is None:
                     found = checker(ctx)
-                elif delta:
-                    found = feed(delta)
+                elif text:
+                    found = feed(text)
                 else:
                     continue
             except Exception as exc:
@@ -191,6 +253,31 @@ class GuardrailEngine:
                 if admitted:
                     new = admitted if new is None else new + admitted
         return PASSED if new is None else GuardrailResult.from_violations(new)
+
+    def _release(self, delta: str) -> str:
+        """The held text and `delta`, in one piece; nothing is held afterwards."""
+        self._held.append(delta)
+        text = "".join(self._held)
+        self._held.clear()
+        self._held_chars = 0
+        return text
+
+    def _flush(self) -> list[GuardrailViolation]:
+        """Feed the held text to the checkers it was held from (before any other text)."""
+        if not self._held:
+            return []
+        text = self._release("")
+        plan = [step for step in self._fast_plan if step[3] is not None]
+        return list(self._feed_plan(plan, GuardrailContext(), text).violations)
+
+    def _rescreen(self) -> None:
+        """The screen for the checkers' wakes now (they change as a checker's state does)."""
+        if not self._screened:
+            return
+        wakes = tuple(checker.wake for checker in self._screened)
+        if wakes != self._wakes:
+            self._wakes = wakes
+            self._screen = screen_for(wakes, self._screen)
 
     def _run(self, plan: _Plan, ctx: GuardrailContext, phase: str) -> GuardrailResult:
         tel = self.telemetry

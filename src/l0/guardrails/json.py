@@ -19,6 +19,7 @@ import re
 import orjson
 
 from .checker import StreamChecker, incremental_rule
+from .screen import NEVER, NEWLINE, Wake
 from .types import Checker, GuardrailContext, GuardrailRule, GuardrailViolation, Severity
 
 __all__ = ["JsonChecker", "json_rule", "strict_json_rule", "strip_json_fence"]
@@ -54,6 +55,12 @@ class JsonChecker(StreamChecker):
         self._base = 0  # absolute offset of the text being fed
 
     # ------------------------------------------------------------------ feeding
+
+    @property
+    def wake(self) -> Wake | None:
+        if self._mode == _PROSE and self._head_done:
+            return NEWLINE  # mid-line prose that cannot open a fence: see `feed`
+        return NEVER if self._mode == _DONE else None
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
         if self._mode == _PROSE and self._head_done and "\n" not in delta:

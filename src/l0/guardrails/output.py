@@ -19,6 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from .checker import StreamChecker, incremental_rule
+from .screen import NEVER, Wake
 from .streamtext import UnitSplitter, unit_key
 from .types import Checker, GuardrailContext, GuardrailRule, GuardrailViolation, Severity
 
@@ -40,6 +41,10 @@ class ZeroOutputChecker(StreamChecker):
     def __init__(self, rule: str, severity: Severity, recoverable: bool) -> None:
         super().__init__(rule, severity, recoverable)
         self._seen = False
+
+    @property
+    def wake(self) -> Wake | None:
+        return NEVER  # it only judges at completion
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
         if not self._seen and delta.strip(_INVISIBLE):

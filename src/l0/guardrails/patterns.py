@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .checker import StreamChecker, incremental_rule
+from .screen import Wake
 from .streamtext import TailMatcher
 from .streamtext import phrase_regex as _phrase
 from .types import Checker, GuardrailRule, GuardrailViolation, Severity
@@ -97,6 +98,10 @@ class PatternChecker(StreamChecker):
         super().__init__(rule, severity, recoverable)
         self._matcher = TailMatcher([pattern for pattern, _ in patterns], window)
         self._messages = [message for _, message in patterns]
+
+    @property
+    def wake(self) -> Wake | None:
+        return self._matcher.wake
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
         matches = self._matcher.feed(delta)

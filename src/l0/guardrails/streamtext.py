@@ -16,7 +16,8 @@ import functools
 import re
 from collections.abc import Sequence
 
-from .anchors import anchors_of, fold
+from .anchors import anchors_of
+from .screen import NEVER, AnchorWatch, Wake
 
 __all__ = [
     "CJK_CHARS",
@@ -218,9 +219,6 @@ class TailMatcher:
 
     __slots__ = (
         "_active",
-        "_anchors",
-        "_carry",
-        "_carry_len",
         "_end",
         "_frontier",
         "_held",
@@ -230,6 +228,8 @@ class TailMatcher:
         "_pieces",
         "_prefilter",
         "_start",
+        "_wake",
+        "_watch",
         "window",
     )
 
@@ -248,10 +248,9 @@ class TailMatcher:
         self._end = 0  # offset after the last character fed
         self._frontier = 0  # matches ending at or before it were looked for already
         self._hot_until = 0
-        self._carry = ""
         self._prefilter = _prefilter(tuple(self._patterns))
-        self._anchors: tuple[str, ...] | None = None
-        self._carry_len = 0
+        self._watch: AnchorWatch | None = None  # None: a pattern has no anchor
+        self._wake: Wake | None = None
         self._set_anchors()
 
     def feed(self, delta: str, final: bool = False) -> list[tuple[int, int, int]]:
@@ -263,10 +262,10 @@ class TailMatcher:
         if delta:
             self._pieces.append(delta)
             self._held += len(delta)
-            if self._anchors is not None and self._sees_anchor(delta):
+            if self._watch is not None and self._watch.sees(delta):
                 self._hot_until = end + self.window
         found: list[tuple[int, int, int]] = []
-        if (start < self._hot_until or self._anchors is None) and self._live:
+        if (start < self._hot_until or self._watch is None) and self._live:
             found = self._scan_window(start, final)
         elif end - (not final) > self._frontier:
             self._frontier = end - (not final)
@@ -311,28 +310,28 @@ class TailMatcher:
         active = zip(self._patterns, self._active, strict=True)
         return [pattern for pattern, on in active if on]
 
+    @property
+    def wake(self) -> Wake | None:
+        """What new text must hold for a feed to matter now (`l0.guardrails.screen`):
+        an anchor, unless the window is still hot or a pattern has no anchor."""
+        if not self._live:
+            return NEVER
+        return self._wake if self._end >= self._hot_until else None
+
     def _set_anchors(self) -> None:
         anchors = anchors_of(tuple(self._live_patterns()))
-        if anchors is not None and self._anchors is None and self._end:
+        watch = self._watch
+        if anchors is None:
+            self._watch = self._wake = None
+            return
+        if watch is None and self._end:
             # Anchors seen before now were not tracked: scan until they are out of reach.
             self._hot_until = self._end + self.window
-        self._anchors = anchors
-        self._carry_len = max(map(len, anchors), default=1) - 1 if anchors else 0
-
-    def _sees_anchor(self, delta: str) -> bool:
-        """Whether an anchor ends in `delta` (folded, after the carried end of the text)."""
-        folded = delta.lower()
-        if not (folded.isascii() and folded.isprintable()) or "  " in folded:
-            folded = fold(delta)
-        carry = self._carry
-        if folded[:1] == " " and carry[-1:] == " ":
-            folded = folded[1:]
-        text = carry + folded
-        self._carry = text[-self._carry_len :] if self._carry_len else ""
-        for anchor in self._anchors or ():  # noqa: SIM110 (a plain loop beats any() here)
-            if anchor in text:
-                return True
-        return False
+        if watch is None:
+            self._watch = AnchorWatch(anchors, whole=not self._end)
+        else:
+            self._watch = AnchorWatch(anchors, watch.carry, whole=False)
+        self._wake = Wake(anchors=anchors)
 
     def _scan(self, buf: str, base: int, limit: int) -> list[tuple[int, int, int]]:
         found: list[tuple[int, int, int]] = []

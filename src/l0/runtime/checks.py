@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorCode, L0Error
 from ..events import ObservabilityEventType as T
-from ..guardrails.types import GuardrailContext
+from ..guardrails.types import PASSED, GuardrailContext
 from ..telemetry.facade import Telemetry
 from ..types import State
 from .continuation import OverlapTrimmer
@@ -83,15 +83,15 @@ class ContentChecks:
         dedupe = self._resuming and self.options.deduplicate_continuation
         self._trim_prefix = prefix if dedupe else ""
 
-    def feed_for(self, translator: Translator) -> Callable[[Any], str | None]:
-        """The attempt's feed: through the overlap trimmer until it has decided."""
+    def feed_for(self, translator: Translator) -> Callable[[Any], str | None] | None:
+        """The overlap trimmer's feed until it has decided, else None (feed directly)."""
         trimmer = self.trimmer
         if trimmer is None and self._trim_prefix:
             trimmer = self.trimmer = OverlapTrimmer(self._trim_prefix, translator.feed)
             self._trim_prefix = ""
         if trimmer is not None and not trimmer.done:
             return trimmer.feed
-        return translator.feed
+        return None
 
     def resume_point(self, verdict: str) -> tuple[int, int]:
         """Where the next attempt starts: (characters kept, tokens kept)."""
@@ -177,12 +177,17 @@ class ContentChecks:
             self._check_drift(completed=True)
 
     def _guard(self, completed: bool) -> None:
-        assert self.engine is not None
+        engine = self.engine
+        assert engine is not None
         state = self.state
+        delta = state._since(self._guard_from)
+        if not completed and engine.hold(delta):
+            return
         context = self._context
-        context.renew(state._since(self._guard_from), state.token_count, completed)
-        result = (self.engine.check_complete if completed else self.engine.check)(context)
-        self._take_guardrail_result(result)
+        context.renew(delta, state.token_count, completed)
+        result = (engine.check_complete if completed else engine.check)(context)
+        if result is not PASSED:
+            self._take_guardrail_result(result)
 
     def _take_guardrail_result(self, result: GuardrailResult) -> None:
         self.state.violations.extend(result.violations)

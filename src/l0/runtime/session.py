@@ -142,7 +142,8 @@ class Session:
                     try:
                         opened = attempt.opened = await self._open(factory)
                         translator = opened.translator
-                        feed = self.checks.feed_for(translator)
+                        direct = translator.feed
+                        feed = self.checks.feed_for(translator) or direct
                         pieces = state._pieces
                         next_mark = 1
                         n = 0
@@ -154,7 +155,8 @@ class Session:
                                 n += 1
                                 if n >= next_mark:
                                     next_mark = self._at_mark(n, text)
-                                    feed = self.checks.feed_for(translator)
+                                    if feed is not direct:  # the overlap trimmer may be done
+                                        feed = self.checks.feed_for(translator) or direct
                                 if plain:
                                     event = new_event(TokenEvent)
                                     event.text = text

@@ -1,0 +1,146 @@
+"""Holding back quiet text: one cheap test decides whether any checker needs a delta now.
+
+Streaming checks run every few tokens, and on ordinary prose almost none of them has
+anything to do: the markdown rule waits for a newline, the pattern rule for one of its
+anchors, the JSON rule (on prose) for the next line start. Calling each of them to find
+that out costs more than the little text they are handed. So each built-in checker says,
+through `StreamChecker.wake`, what new text must contain for it to need that text *now*:
+
+- `Wake(chars, anchors)`: text that contains none of `chars` and ends none of `anchors`
+  (folded, see `l0.guardrails.anchors`) may be held back and fed later, joined to the text
+  that follows it, without changing anything the checker reports or when;
+- `None`: the checker needs every delta as it comes (the default, and any custom checker).
+
+The engine combines the wakes of its checkers into one `Screen`. A delta the screen finds
+quiet is held; the first delta it does not (or enough held text, or the end of the
+attempt) releases everything held, in order, to every checker. Because a checker's wake
+is a promise about its own state, the engine asks again after each release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .anchors import fold
+
+__all__ = ["NEVER", "NEWLINE", "AnchorWatch", "Screen", "Wake", "carry_len", "screen_for"]
+
+_MAX_ANCHOR = 64  # a prefix of an anchor is an anchor too: longer ones are cut (see Wake)
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """What new text must contain for a checker to need it now (see the module docstring).
+
+    `chars` are looked for in the raw delta, `anchors` in the folded text. `Wake()` wakes
+    for nothing: the checker only needs the text by the end of the attempt.
+    """
+
+    chars: str = ""
+    anchors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Every match contains its anchor, so it contains the anchor's prefix as well.
+        cut = tuple(dict.fromkeys(anchor[:_MAX_ANCHOR] for anchor in self.anchors if anchor))
+        object.__setattr__(self, "anchors", cut)
+
+
+NEVER = Wake()
+NEWLINE = Wake("\n")
+
+
+class AnchorWatch:
+    """Whether an anchor ends in the new text: deltas are folded and tested after a carry
+    of the previous text's last characters, so an anchor split across deltas is seen.
+
+    `carry` is the folded end of the text before the first delta, and `whole` says whether
+    it is all of that text. When it is not, and is shorter than the longest anchor, an
+    anchor may have begun before it: until the carry is long enough, every delta counts as
+    seeing one.
+    """
+
+    __slots__ = ("_carry", "anchors", "blind", "carry_len")
+
+    def __init__(self, anchors: Sequence[str], carry: str = "", *, whole: bool = True) -> None:
+        self.anchors = tuple(anchors)
+        self.carry_len = carry_len(self.anchors)
+        self._carry = _last(carry, self.carry_len)
+        self.blind = not whole and len(self._carry) < self.carry_len
+
+    @property
+    def carry(self) -> str:
+        """The folded end of the text seen so far (what a successor watch continues from)."""
+        return self._carry
+
+    def sees(self, delta: str) -> bool:
+        folded = delta.lower()
+        if not (folded.isascii() and folded.isprintable()) or "  " in folded:
+            folded = fold(delta)
+        carry = self._carry
+        if folded[:1] == " " and carry[-1:] == " ":
+            folded = folded[1:]
+        text = carry + folded
+        self._carry = _last(text, self.carry_len)
+        if self.blind:
+            self.blind = len(self._carry) < self.carry_len
+            return True
+        for anchor in self.anchors:  # noqa: SIM110 (a plain loop beats any() here)
+            if anchor in text:
+                return True
+        return False
+
+
+def carry_len(anchors: Sequence[str]) -> int:
+    """Characters of carry an anchor test needs: an anchor may end one past them."""
+    return max(map(len, anchors), default=1) - 1
+
+
+def _last(text: str, count: int) -> str:
+    return text[len(text) - count :] if count < len(text) else text
+
+
+class Screen:
+    """The combined wake of several checkers: `quiet(delta)` is True when none needs it.
+
+    It continues from the screen it replaces (`previous`): the anchor watch takes over its
+    carry, and is blind (lets deltas through) until it has seen enough text of its own.
+    """
+
+    __slots__ = ("_chars", "_watch", "wake")
+
+    def __init__(self, wake: Wake, previous: Screen | None = None) -> None:
+        self.wake = wake
+        self._chars = tuple(wake.chars)
+        self._watch: AnchorWatch | None = None
+        if wake.anchors:
+            before = previous._watch if previous is not None else None
+            carry = before.carry if before is not None else ""
+            self._watch = AnchorWatch(wake.anchors, carry, whole=False)
+
+    def quiet(self, delta: str) -> bool:
+        # The watch sees every delta (its carry must stay continuous) before chars decide.
+        if self._watch is not None and self._watch.sees(delta):
+            return False
+        for char in self._chars:  # noqa: SIM110 (a plain loop beats any() here)
+            if char in delta:
+                return False
+        return True
+
+
+def screen_for(wakes: Iterable[Wake | None], previous: Screen | None) -> Screen | None:
+    """The screen for checkers with these wakes (None: some checker needs every delta).
+
+    A screen equal to `previous` is `previous` itself, so its watch runs on undisturbed.
+    """
+    chars: dict[str, None] = {}
+    anchors: dict[str, None] = {}
+    for wake in wakes:
+        if wake is None:
+            return None
+        chars.update(dict.fromkeys(wake.chars))
+        anchors.update(dict.fromkeys(wake.anchors))
+    combined = Wake("".join(chars), tuple(anchors))
+    if previous is not None and previous.wake == combined:
+        return previous
+    return Screen(combined, previous)
