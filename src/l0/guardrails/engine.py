@@ -24,6 +24,7 @@ Call protocol (what the runtime does):
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -52,6 +53,7 @@ _Deliver = Callable[[GuardrailResult], None]
 _Plan = list[tuple[int, GuardrailRule, Checker]]
 _Feed = Callable[[str], list[GuardrailViolation]]
 _FastPlan = list[tuple[int, GuardrailRule, Checker, _Feed | None]]
+_WAKE = operator.attrgetter("wake")
 _MAX_HELD = 4096  # held characters that force a release: bounds the memory held
 
 
@@ -144,7 +146,7 @@ class GuardrailEngine:
             return False
         if not delta:
             return True
-        if not screen.quiet(delta):
+        if screen.sees(delta):
             self._unquiet = delta  # `check` must not screen it again: the watch saw it
             return False
         self._held.append(delta)
@@ -222,7 +224,7 @@ class GuardrailEngine:
             screen is None
             or unquiet
             or self._held_chars > _MAX_HELD
-            or (delta and not screen.quiet(delta))
+            or (delta and screen.sees(delta))
         ):
             if self._held:
                 delta = self._release(delta)
@@ -274,7 +276,7 @@ class GuardrailEngine:
         """The screen for the checkers' wakes now (they change as a checker's state does)."""
         if not self._screened:
             return
-        wakes = tuple(checker.wake for checker in self._screened)
+        wakes = tuple(map(_WAKE, self._screened))
         if wakes != self._wakes:
             self._wakes = wakes
             self._screen = screen_for(wakes, self._screen)

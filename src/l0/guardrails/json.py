@@ -33,6 +33,8 @@ _HEAD_KEEP = 64
 _FOLLOWS = {"{": '"}]', "[": '{["]}-0123456789'}
 _MAX_PENDING = 256
 
+_LINE_START = Wake("\n`~")  # what can still make a prose line a ```json fence
+
 # Modes of the checker.
 _UNDECIDED, _RAW, _PROSE, _FENCED, _DONE = range(5)
 
@@ -58,8 +60,10 @@ class JsonChecker(StreamChecker):
 
     @property
     def wake(self) -> Wake | None:
-        if self._mode == _PROSE and self._head_done:
-            return NEWLINE  # mid-line prose that cannot open a fence: see `feed`
+        if self._mode == _PROSE:
+            # Mid-line prose that cannot open a fence only waits for the next line (see
+            # `feed`); a line start waits for a fence character or its end.
+            return NEWLINE if self._head_done else _LINE_START
         return NEVER if self._mode == _DONE else None
 
     def feed(self, delta: str) -> list[GuardrailViolation]:

@@ -19,6 +19,7 @@ is a promise about its own state, the engine asks again after each release.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -51,8 +52,9 @@ NEWLINE = Wake("\n")
 
 
 class AnchorWatch:
-    """Whether an anchor ends in the new text: deltas are folded and tested after a carry
-    of the previous text's last characters, so an anchor split across deltas is seen.
+    """Whether an anchor ends in the new text (or one of `chars` is in it): deltas are
+    folded and tested after a carry of the previous text's last characters, so an anchor
+    split across deltas is seen.
 
     `carry` is the folded end of the text before the first delta, and `whole` says whether
     it is all of that text. When it is not, and is shorter than the longest anchor, an
@@ -60,13 +62,17 @@ class AnchorWatch:
     seeing one.
     """
 
-    __slots__ = ("_carry", "anchors", "blind", "carry_len")
+    __slots__ = ("_carry", "anchors", "blind", "carry_len", "chars")
 
-    def __init__(self, anchors: Sequence[str], carry: str = "", *, whole: bool = True) -> None:
+    def __init__(
+        self, anchors: Sequence[str], carry: str = "", *, whole: bool = True, chars: str = ""
+    ) -> None:
         self.anchors = tuple(anchors)
+        self.chars = tuple(chars)
         self.carry_len = carry_len(self.anchors)
-        self._carry = _last(carry, self.carry_len)
-        self.blind = not whole and len(self._carry) < self.carry_len
+        count = self.carry_len
+        self._carry = carry[len(carry) - count :] if count < len(carry) else carry
+        self.blind = not whole and len(self._carry) < count
 
     @property
     def carry(self) -> str:
@@ -74,19 +80,25 @@ class AnchorWatch:
         return self._carry
 
     def sees(self, delta: str) -> bool:
-        folded = delta.lower()
-        if not (folded.isascii() and folded.isprintable()) or "  " in folded:
-            folded = fold(delta)
-        carry = self._carry
-        if folded[:1] == " " and carry[-1:] == " ":
-            folded = folded[1:]
-        text = carry + folded
-        self._carry = _last(text, self.carry_len)
-        if self.blind:
-            self.blind = len(self._carry) < self.carry_len
-            return True
-        for anchor in self.anchors:  # noqa: SIM110 (a plain loop beats any() here)
-            if anchor in text:
+        # One flat function: the guardrail engine calls it every few tokens.
+        if self.anchors:
+            folded = delta.lower()
+            if not (folded.isascii() and folded.isprintable()) or "  " in folded:
+                folded = fold(delta)
+            carry = self._carry
+            if folded[:1] == " " and carry[-1:] == " ":
+                folded = folded[1:]
+            text = carry + folded
+            count = self.carry_len
+            self._carry = text[len(text) - count :] if count < len(text) else text
+            if self.blind:
+                self.blind = len(self._carry) < count
+                return True
+            for anchor in self.anchors:  # a plain loop beats any() here
+                if anchor in text:
+                    return True
+        for char in self.chars:  # noqa: SIM110 (a plain loop beats any() here)
+            if char in delta:
                 return True
         return False
 
@@ -96,43 +108,44 @@ def carry_len(anchors: Sequence[str]) -> int:
     return max(map(len, anchors), default=1) - 1
 
 
-def _last(text: str, count: int) -> str:
-    return text[len(text) - count :] if count < len(text) else text
+class Screen(AnchorWatch):
+    """The combined wake of several checkers: a delta it does not `see` is quiet.
 
-
-class Screen:
-    """The combined wake of several checkers: `quiet(delta)` is True when none needs it.
-
-    It continues from the screen it replaces (`previous`): the anchor watch takes over its
-    carry, and is blind (lets deltas through) until it has seen enough text of its own.
+    It continues from the screen it replaces (`previous`): it takes over its carry, and is
+    blind (sees every delta) until it has seen enough text of its own.
     """
 
-    __slots__ = ("_chars", "_watch", "wake")
+    __slots__ = ("wake",)
 
     def __init__(self, wake: Wake, previous: Screen | None = None) -> None:
+        carry = previous.carry if previous is not None else ""
+        super().__init__(wake.anchors, carry, whole=False, chars=wake.chars)
         self.wake = wake
-        self._chars = tuple(wake.chars)
-        self._watch: AnchorWatch | None = None
-        if wake.anchors:
-            before = previous._watch if previous is not None else None
-            carry = before.carry if before is not None else ""
-            self._watch = AnchorWatch(wake.anchors, carry, whole=False)
 
-    def quiet(self, delta: str) -> bool:
-        # The watch sees every delta (its carry must stay continuous) before chars decide.
-        if self._watch is not None and self._watch.sees(delta):
-            return False
-        for char in self._chars:  # noqa: SIM110 (a plain loop beats any() here)
-            if char in delta:
-                return False
-        return True
+    def retarget(self, wake: Wake) -> None:
+        """Take `wake`, which has the same anchors: the carry runs on."""
+        self.wake = wake
+        self.chars = tuple(wake.chars)
 
 
 def screen_for(wakes: Iterable[Wake | None], previous: Screen | None) -> Screen | None:
     """The screen for checkers with these wakes (None: some checker needs every delta).
 
-    A screen equal to `previous` is `previous` itself, so its watch runs on undisturbed.
+    With the same anchors as `previous` it is `previous` itself, retargeted, so its watch
+    runs on undisturbed.
     """
+    combined = _combined(tuple(wakes))
+    if combined is None:
+        return None
+    if previous is not None and previous.wake.anchors == combined.anchors:
+        previous.retarget(combined)
+        return previous
+    return Screen(combined, previous)
+
+
+@functools.lru_cache(maxsize=256)
+def _combined(wakes: tuple[Wake | None, ...]) -> Wake | None:
+    """The union of `wakes` (a checker's wake alternates among a few: this is cached)."""
     chars: dict[str, None] = {}
     anchors: dict[str, None] = {}
     for wake in wakes:
@@ -140,7 +153,4 @@ def screen_for(wakes: Iterable[Wake | None], previous: Screen | None) -> Screen 
             return None
         chars.update(dict.fromkeys(wake.chars))
         anchors.update(dict.fromkeys(wake.anchors))
-    combined = Wake("".join(chars), tuple(anchors))
-    if previous is not None and previous.wake == combined:
-        return previous
-    return Screen(combined, previous)
+    return Wake("".join(chars), tuple(anchors))

@@ -155,7 +155,10 @@ class Session:
                                 n += 1
                                 if n >= next_mark:
                                     next_mark = self._at_mark(n, text)
-                                    if feed is not direct:  # the overlap trimmer may be done
+                                    # After its first chunk an adapter may have a faster
+                                    # feed; the overlap trimmer may be done.
+                                    if n == 1 or feed is not direct:
+                                        direct = translator.feed
                                         feed = self.checks.feed_for(translator) or direct
                                 if plain:
                                     event = new_event(TokenEvent)
