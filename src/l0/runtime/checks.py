@@ -140,18 +140,26 @@ class ContentChecks:
 
     # --------------------------------------------------------------- streaming
 
-    def run(self, n: int) -> int:
-        """Run what is due at attempt token `n`; return the token count of the next due check.
+    def run(self, n: int, text: str) -> int:
+        """Run what is due at attempt token `n` (`text`, just appended to the state and not
+        yet delivered); return the token count of the next due check.
 
-        Raises `L0Error` for a violation or drift that stops the attempt. A checkpoint is
-        only taken after the checks due at the same token passed.
+        Raises `L0Error` for a violation or drift that stops the attempt, after taking the
+        token back out of the state: the consumer never receives it, so the state must not
+        hold it either. A checkpoint is only taken after the checks due at the same token
+        passed.
         """
-        if n >= self._next_guard:
-            self._next_guard = n + self.guard_every
-            self._guard(completed=False)
-        if n >= self._next_drift:
-            self._next_drift = n + self.drift_every
-            self._check_drift(completed=False)
+        try:
+            if n >= self._next_guard:
+                self._next_guard = n + self.guard_every
+                self._guard(completed=False)
+            if n >= self._next_drift:
+                self._next_drift = n + self.drift_every
+                self._check_drift(completed=False)
+        except L0Error:
+            state = self.state
+            state._rewind(state.content_length - len(text), state.token_count - 1)
+            raise
         if n >= self._next_checkpoint:
             self._next_checkpoint = n + self.checkpoint_every
             self._save_checkpoint()

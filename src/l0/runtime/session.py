@@ -2,8 +2,9 @@
 
 One session is one async generator (`Session.events`). Its token loop is written inline
 and kept to a handful of attribute operations per token; everything that happens every N
-tokens (guardrails, drift, checkpoints, first-token bookkeeping) runs in `_at_mark`, which
-the loop reaches through a single integer comparison.
+tokens (guardrails, drift, checkpoints) runs at a "mark", which the loop reaches through a
+single integer comparison: `_at_mark` for the first token (and for every token when
+telemetry is detailed), `ContentChecks.run` directly after that.
 
 Context rules: the session never attaches an OpenTelemetry context itself (it does not
 know OpenTelemetry). The telemetry sinks attach the attempt's context only inside
@@ -145,6 +146,7 @@ class Session:
                         direct = translator.feed
                         feed = self.checks.feed_for(translator) or direct
                         pieces = state._pieces
+                        mark: Callable[[int, str], int] = self._at_mark
                         next_mark = 1
                         n = 0
                         # The hot loop. Keep it flat: every line here runs once per chunk.
@@ -154,12 +156,13 @@ class Session:
                                 pieces.append(text)
                                 n += 1
                                 if n >= next_mark:
-                                    next_mark = self._at_mark(n, text)
+                                    next_mark = mark(n, text)
                                     # After its first chunk an adapter may have a faster
                                     # feed; the overlap trimmer may be done.
                                     if n == 1 or feed is not direct:
                                         direct = translator.feed
                                         feed = self.checks.feed_for(translator) or direct
+                                        mark = self._mark_after_first()
                                 if plain:
                                     event = new_event(TokenEvent)
                                     event.text = text
@@ -287,11 +290,11 @@ class Session:
         return opened
 
     def _at_mark(self, n: int, text: str) -> int:
-        """Every-N-tokens work for token `text`, just appended and not yet delivered.
+        """Every-N-tokens work for token `text`, just appended and not yet delivered:
+        first-token bookkeeping, per-token events when telemetry is detailed, and the
+        content checks (`ContentChecks.run`, which is all a mark is otherwise).
 
-        Returns the token count at which to come back. When a check fails, the token is
-        taken back out of the state first: the consumer never receives it, so the state
-        must not hold it either.
+        Returns the token count at which to come back.
         """
         attempt = self._attempt
         assert attempt is not None
@@ -305,13 +308,11 @@ class Session:
                 configured_ms=_ms(self.options.timeout.inter_token),
                 token_index=self.state.token_count,
             )
-        try:
-            next_mark = self.checks.run(n)
-        except L0Error:
-            state = self.state
-            state._rewind(state.content_length - len(text), state.token_count - 1)
-            raise
+        next_mark = self.checks.run(n, text)
         return n + 1 if tel.detailed else next_mark
+
+    def _mark_after_first(self) -> Callable[[int, str], int]:
+        return self._at_mark if self.tel.detailed else self.checks.run
 
     def _first_token(self, attempt: _Attempt) -> None:
         now = time.monotonic()
