@@ -331,7 +331,7 @@ class TailMatcher:
             self._watch = AnchorWatch(anchors, whole=not self._end)
         else:
             self._watch = AnchorWatch(anchors, watch.carry, whole=False)
-        self._wake = Wake(anchors=anchors)
+        self._wake = _wake_of(anchors)
 
     def _scan(self, buf: str, base: int, limit: int) -> list[tuple[int, int, int]]:
         found: list[tuple[int, int, int]] = []
@@ -346,6 +346,11 @@ class TailMatcher:
                     found.append((index, base + start, base + end))
         found.sort(key=lambda item: (item[2], item[0]))
         return found
+
+
+@functools.lru_cache(maxsize=256)
+def _wake_of(anchors: tuple[str, ...]) -> Wake:
+    return Wake(anchors=anchors)  # immutable: matchers with the same anchors share it
 
 
 @functools.lru_cache(maxsize=256)
