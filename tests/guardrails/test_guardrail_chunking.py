@@ -79,7 +79,7 @@ def test_the_documents_do_exercise_the_rules() -> None:
 
 # ------------------------------------------------------------- held-back text
 
-SCREENED = [json_rule, markdown_rule, latex_rule, pattern_rule, zero_output_rule]
+SCREENED = [json_rule, markdown_rule, latex_rule, pattern_rule, zero_output_rule, repetition_rule]
 
 
 def reported_per_check(
@@ -173,3 +173,24 @@ def test_hold_keeps_quiet_text_and_lets_the_rest_through_to_check() -> None:
     assert not engine.hold("d\n")
     assert not engine.check(GuardrailContext("", False, "d\n")).passed
     assert checker.fed == ["a", "bcd\n"]
+
+
+def test_a_rule_without_a_wake_still_sees_every_delta_while_others_are_held() -> None:
+    checker = _Lines()
+    seen: list[str] = []
+
+    def every(ctx: GuardrailContext) -> list[GuardrailViolation]:
+        seen.append(ctx.delta)
+        return []
+
+    rules = [
+        GuardrailRule("lines", lambda ctx: [], incremental=lambda: checker),
+        GuardrailRule("every", every),
+    ]
+    engine = GuardrailEngine(rules)
+    deltas = ["a", "b", "c\n", "d", "e"]
+    for delta in deltas:
+        assert not engine.hold(delta)  # a rule needs every delta: check() must run
+        engine.check(GuardrailContext("", False, delta))
+    assert seen == deltas
+    assert checker.fed == ["a", "bc\n"]

@@ -125,8 +125,9 @@ class GuardrailEngine:
         self._set_plan(plan)
 
     def _set_plan(self, plan: _Plan) -> None:
-        """The streaming plan, and its fast form: a checker that only adds `feed` to the
-        base `StreamChecker` gets its deltas straight (what `__call__` would do)."""
+        """The streaming plan, and its fast form: a checker that only adds `feed` (and a
+        `wake`) to the base `StreamChecker` gets its text straight, held back or not (see
+        `_feed_of`); every other one is called with the context, delta by delta."""
         self._stream_plan = plan
         fast = self._fast_plan = [(i, rule, check, _feed_of(check)) for i, rule, check in plan]
         self._screened = [
@@ -391,7 +392,12 @@ class GuardrailEngine:
 
 
 def _feed_of(checker: Checker) -> _Feed | None:
-    if isinstance(checker, StreamChecker) and type(checker).__call__ is StreamChecker.__call__:
+    """The feed of a checker that may be handed held-back text: what `__call__` would do,
+    from a checker that states a `wake` (one that does not needs every delta)."""
+    if not isinstance(checker, StreamChecker):
+        return None
+    kind = type(checker)
+    if kind.__call__ is StreamChecker.__call__ and kind.wake is not StreamChecker.wake:
         return checker.feed
     return None
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from .checker import StreamChecker, incremental_rule
 from .screen import NEVER, Wake
-from .streamtext import UnitSplitter, unit_key
+from .streamtext import UNIT_ENDS, UnitSplitter, unit_key
 from .types import Checker, GuardrailContext, GuardrailRule, GuardrailViolation, Severity
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "zero_output_rule",
 ]
 
+_UNIT_END = Wake(UNIT_ENDS)
 _INVISIBLE = " \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff"
 
 
@@ -151,6 +152,10 @@ class RepetitionChecker(StreamChecker):
         self._threshold = threshold
         self._min_words = min_words
         self._reported = False
+
+    @property
+    def wake(self) -> Wake | None:
+        return NEVER if self._reported else _UNIT_END  # a unit is judged when it ends
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
         units = self._splitter.feed(delta)

@@ -21,6 +21,7 @@ from .screen import NEVER, AnchorWatch, Wake
 
 __all__ = [
     "CJK_CHARS",
+    "UNIT_ENDS",
     "FenceTracker",
     "LineBuffer",
     "TailMatcher",
@@ -405,6 +406,9 @@ def _compile_or_none(parts: list[str]) -> re.Pattern[str] | None:
         return re.compile("")
 
 
+UNIT_ENDS = ".!?\u3002\uff01\uff1f\n"  # what ends a sentence or line unit
+
+
 class UnitSplitter:
     """Cuts a stream into units (sentences or lines) for repetition checks.
 
@@ -415,7 +419,7 @@ class UnitSplitter:
 
     __slots__ = ("_kept", "_len", "_pieces", "_start", "max_unit")
 
-    _BOUNDARY = re.compile("[.!?\u3002\uff01\uff1f\n]")
+    _BOUNDARY = re.compile(f"[{UNIT_ENDS}]")
 
     def __init__(self, max_unit: int = 500, start: int = 0) -> None:
         self.max_unit = max_unit
