@@ -128,6 +128,34 @@ def test_open_spans_end_at_session_end(otel: OTel) -> None:
     assert otel.tracker.open_spans() == []
 
 
+def test_attributes_reach_their_span_however_it_ends(otel: OTel) -> None:
+    # The sink sets a span's attributes when it ends: every ending path must set them.
+    tel = telemetry([_sink(otel)])
+    _start(tel)
+    tel.emit(T.TIMEOUT_START, timeout_type="initial", configured_ms=300)
+    tel.emit(T.ATTEMPT_START, attempt=2, fallback_index=0, is_retry=True)  # ends attempt 1
+    tel.emit(T.TIMEOUT_START, timeout_type="inter", configured_ms=500)
+    tel.emit(T.TIMEOUT_RESET, timeout_type="inter", configured_ms=500, token_index=0)
+    tel.emit(T.TOOL_REQUESTED, tool_name="search", tool_call_id="call_1", arguments_length=2)
+    tel.emit(T.TOOL_START, tool_name="search", tool_call_id="call_1")
+    tel.emit(T.COMPLETE, token_count=3, content_length=12)
+    tel.emit(T.SESSION_END, outcome="aborted", error=None)  # ends attempt 2 and the tool
+
+    first, second = sorted(otel.named("chat"), key=lambda s: (s.attributes or {})["l0.attempt"])
+    assert first.attributes is not None and second.attributes is not None
+    assert first.attributes["l0.timeout.initial_ms"] == 300
+    assert second.attributes["l0.timeout.inter_ms"] == 500
+    assert second.attributes["l0.timeout.resets"] == 1
+    tool = otel.one("execute_tool search")
+    assert tool.attributes is not None
+    assert tool.attributes["gen_ai.tool.call.id"] == "call_1"
+    assert tool.attributes["l0.tool.arguments_length"] == 2
+    session = otel.one("l0.session")
+    assert session.attributes is not None
+    assert session.attributes["l0.token.count"] == 3
+    assert session.attributes["l0.outcome"] == "aborted"
+
+
 def test_session_error_sets_status_and_error_type(otel: OTel) -> None:
     tel = telemetry([_sink(otel)])
     _start(tel)

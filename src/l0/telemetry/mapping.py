@@ -118,6 +118,10 @@ def _value(value: Any) -> AttributeValue | None:
     return None
 
 
+_PLAIN: Final = frozenset({str, int, float, bool})
+"""Exact types copied as they are, without `_value`'s checks (most payload values)."""
+
+
 def _fields(**names: str) -> Extract:
     """Copy the named payload fields (payload name=attribute key), skipping None values."""
     pairs = tuple(names.items())
@@ -126,9 +130,14 @@ def _fields(**names: str) -> Extract:
         data = event.data
         out: Attributes = {}
         for field, key in pairs:
-            value = _value(data.get(field))
-            if value is not None:
-                out[key] = value
+            value = data.get(field)
+            if value is None:
+                continue
+            if type(value) not in _PLAIN:
+                value = _value(value)
+                if value is None:
+                    continue
+            out[key] = value
         return out
 
     return extract
@@ -196,7 +205,7 @@ def _finish_reasons(event: ObservabilityEvent, capture: bool) -> Attributes:
 
 def _usage(event: ObservabilityEvent, capture: bool) -> Attributes:
     usage = event.data.get("usage")
-    if not isinstance(usage, Mapping):
+    if usage is None or not isinstance(usage, Mapping):  # None: skip the ABC check
         return {}
     out: Attributes = {}
     for field in ("input_tokens", "output_tokens"):

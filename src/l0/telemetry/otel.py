@@ -26,7 +26,7 @@ from ..events import ObservabilityEvent
 from ..events import ObservabilityEventType as T
 from . import metric_names as m
 from .facade import Session, settings
-from .mapping import MAPPING
+from .mapping import MAPPING, Action
 from .otel_metrics import SessionMetrics, instruments_for, l0_version
 from .otel_traces import SessionSpans
 
@@ -40,6 +40,13 @@ __all__ = [
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _CONTENT_ON = frozenset({"true", "1", "yes", "span_only", "event_only", "span_and_event"})
+
+_UNRECORDED = frozenset(
+    event_type
+    for event_type, rule in MAPPING.items()
+    if rule.action is Action.DETAIL and rule.summary is None and not rule.metrics
+)
+"""Event types that leave nothing unless `events="all"`: skipped before any dispatch."""
 
 _TRACERS: weakref.WeakKeyDictionary[TracerProvider, Tracer] = weakref.WeakKeyDictionary()
 
@@ -63,7 +70,7 @@ def tracer_for(provider: TracerProvider) -> Tracer:
 class OTelSink:
     """Turns one session's lifecycle events into spans and metrics (see `mapping`)."""
 
-    __slots__ = ("metrics", "spans")
+    __slots__ = ("_ignored", "metrics", "spans")
 
     def __init__(
         self,
@@ -76,23 +83,28 @@ class OTelSink:
     ) -> None:
         tracer_provider = tracer_provider or trace.get_tracer_provider()
         meter_provider = meter_provider or metrics.get_meter_provider()
+        if all_events is None:
+            all_events = settings.events == "all"
         self.spans = SessionSpans(
             tracer_for(tracer_provider),
             session,
             capture_content=(
                 capture_content_enabled() if capture_content is None else capture_content
             ),
-            all_events=settings.events == "all" if all_events is None else all_events,
+            all_events=all_events,
         )
         self.metrics = SessionMetrics(instruments_for(meter_provider))
+        self._ignored = frozenset[T]() if all_events else _UNRECORDED
 
     def handle(self, event: ObservabilityEvent) -> None:
+        if event.type in self._ignored:
+            return
         rule = MAPPING[event.type]
-        if event.type is T.ATTEMPT_END and self.spans.attempt is None:
+        if self.spans.attempt is None and event.type is T.ATTEMPT_END:
             return  # a second end of an attempt already ended: not a second operation
-        span = self.spans.handle(event, rule)
+        opened = self.spans.handle(event, rule)
         if rule.metrics:
-            ctx = trace.set_span_in_context(span) if span is not None else None
+            ctx = opened.context() if opened is not None else None
             self.metrics.handle(event, ctx, self.spans.info)
 
     @contextlib.contextmanager

@@ -60,22 +60,28 @@ class AttemptInfo:
     server_port: int | None = None
 
     def take(self, data: dict[str, Any]) -> None:
-        for field in ("provider", "request_model", "server_address", "server_port"):
+        """Keep the fields `data` (a payload) knows; None leaves a field as it was."""
+        for field in _INFO_FIELDS.values():
             value = data.get(field)
             if value is not None:
                 setattr(self, field, value)
 
     def attributes(self) -> Attributes:
         out: Attributes = {}
-        if self.provider:
-            out[m.ATTR_PROVIDER_NAME] = self.provider
-        if self.request_model:
-            out[m.ATTR_REQUEST_MODEL] = self.request_model
-        if self.server_address:
-            out["server.address"] = self.server_address
-        if self.server_port:
-            out["server.port"] = self.server_port
+        for key, field in _INFO_FIELDS.items():
+            value = getattr(self, field)
+            if value:
+                out[key] = value
         return out
+
+
+_INFO_FIELDS: dict[str, str] = {
+    m.ATTR_PROVIDER_NAME: "provider",
+    m.ATTR_REQUEST_MODEL: "request_model",
+    "server.address": "server_address",
+    "server.port": "server_port",
+}
+"""Span attribute → `AttemptInfo` field."""
 
 
 def describe_failed_request(error: BaseException | None) -> AttemptInfo | None:
@@ -114,6 +120,44 @@ def _aborted(error: object) -> bool:
     return isinstance(error, L0Error) and error.code is ErrorCode.STREAM_ABORTED
 
 
+class _Open:
+    """A span l0 keeps open across events, and what it gets when it ends.
+
+    Attributes reported while it is open (`pending`) and the summary counters (`counts`)
+    are set in one `set_attributes` call when it ends, instead of one SDK call (a lock and
+    a validation pass) per lifecycle event. Nothing reads a span's attributes before it
+    ends (samplers see only the start attributes), so the exported span is the same.
+    """
+
+    __slots__ = ("_context", "counts", "pending", "span")
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+        self.pending: Attributes = {}
+        self.counts: dict[str, int] = {}
+        self._context: otel_context.Context | None = None
+
+    def context(self) -> otel_context.Context:
+        """The span as a parent (of child spans) and as the context of its measurements."""
+        if self._context is None:
+            self._context = trace.set_span_in_context(self.span)
+        return self._context
+
+    def count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def end(self, ts: float, attributes: Attributes | None = None) -> None:
+        """Set what was collected, then `attributes`, then the counters; end the span."""
+        final = self.pending
+        if attributes:
+            final.update(attributes)
+        if self.counts:
+            final.update(self.counts)
+        if final:
+            self.span.set_attributes(final)
+        self.span.end(_ns(ts))
+
+
 class SessionSpans:
     """Starts, annotates and ends the spans of one session from its lifecycle events."""
 
@@ -125,91 +169,88 @@ class SessionSpans:
         self.capture = capture_content
         self.all_events = all_events
         self.info = AttemptInfo()
-        self.session: Span | None = None
-        self.attempt: Span | None = None
-        self.resume: Span | None = None
-        self.tools: dict[str, Span] = {}
+        self.session: _Open | None = None
+        self.attempt: _Open | None = None
+        self.resume: _Open | None = None
+        self.tools: dict[str, _Open] = {}
         self._session_attributes = _session_attributes(session)
-        self._session_counts: dict[str, int] = {}
-        self._attempt_counts: dict[str, int] = {}
         self._attempt_named = False
         self._checkpoints_seen = 0
-        self._starts: dict[Target, Callable[[ObservabilityEvent, Rule], Span]] = {
-            Target.SESSION: self._start_session,
-            Target.ATTEMPT: self._start_attempt,
-            Target.RESUME: self._start_resume,
-            Target.TOOL: self._start_tool,
-        }
-        self._ends: dict[Target, Callable[[ObservabilityEvent, Rule], Span | None]] = {
-            Target.SESSION: self._end_session,
-            Target.ATTEMPT: self._end_attempt,
-            Target.RESUME: self._end_resume,
-            Target.TOOL: self._end_tool,
-        }
 
     # ------------------------------------------------------------------ dispatch
 
-    def handle(self, event: ObservabilityEvent, rule: Rule) -> Span | None:
+    def handle(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
         """Apply `rule` to `event`; return the span it went to (for metric exemplars)."""
-        action = rule.action
-        if action is Action.START_SPAN:
-            return self._start(event, rule)
-        if action is Action.END_SPAN:
-            return self._end(event, rule)
-        span = self._target(rule.target)
-        if action is Action.ATTRIBUTES:
-            self._set(span, rule.target, rule.attributes(event, self.capture))
-            return span
-        if span is None:
-            return None
-        notable = action is Action.EVENT and (rule.notable is None or rule.notable(event))
-        if notable or self.all_events:
-            span.add_event(rule.name, rule.attributes(event, self.capture), _ns(event.ts))
-        elif rule.summary is not None:
-            counts = self._attempt_counts if span is self.attempt else self._session_counts
-            counts[rule.summary] = counts.get(rule.summary, 0) + 1
-        return span
+        return _ACTIONS[rule.action](self, event, rule)
 
-    def _target(self, target: Target) -> Span | None:
+    def _attributes(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        target = self._target(rule.target)
+        self._set(target, rule.attributes(event, self.capture))
+        return target
+
+    def _event(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        """A span event, unless it is not notable (a passing check): then like a detail."""
+        if rule.notable is None or rule.notable(event):
+            return self._add_event(event, rule)
+        return self._detail(event, rule)
+
+    def _detail(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        """High frequency: counted, or a span event of its own with `events="all"`."""
+        if self.all_events:
+            return self._add_event(event, rule)
+        target = self._target(rule.target)
+        if target is not None and rule.summary is not None:
+            target.count(rule.summary)
+        return target
+
+    def _add_event(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        target = self._target(rule.target)
+        if target is not None:
+            target.span.add_event(rule.name, rule.attributes(event, self.capture), _ns(event.ts))
+        return target
+
+    def _target(self, target: Target) -> _Open | None:
+        """The attempt span for ATTEMPT rules while one is open, else the session span
+        (only START/END rules name the resume and tool spans)."""
         if target is Target.ATTEMPT and self.attempt is not None:
             return self.attempt
-        if target is Target.RESUME and self.resume is not None:
-            return self.resume
         return self.session
 
-    def _set(self, span: Span | None, target: Target, attributes: Attributes) -> None:
-        if span is None:
+    def _set(self, target: _Open | None, attributes: Attributes) -> None:
+        if target is None:
             # Before SESSION_START (e.g. DRIFT_CHECK_SKIPPED while the session is built).
             self._session_attributes.update(attributes)
             return
-        span.set_attributes(attributes)
-        if span is self.attempt:
-            self.info.take(_info_fields(attributes))
+        target.pending.update(attributes)
+        if target is self.attempt and not _INFO_FIELDS.keys().isdisjoint(attributes):
+            self.info.take({field: attributes.get(key) for key, field in _INFO_FIELDS.items()})
             self._name_attempt()
 
-    def _start(self, event: ObservabilityEvent, rule: Rule) -> Span | None:
-        span = self._starts[rule.target](event, rule)
+    def _start(self, event: ObservabilityEvent, rule: Rule) -> _Open:
+        opened = _STARTS[rule.target](self, event, rule)
         if rule.announce and self.session is not None:
-            self.session.add_event(
+            self.session.span.add_event(
                 rule.announce, rule.attributes(event, self.capture), _ns(event.ts)
             )
-        return span
+        return opened
 
-    def _end(self, event: ObservabilityEvent, rule: Rule) -> Span | None:
-        return self._ends[rule.target](event, rule)
+    def _end(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        return _ENDS[rule.target](self, event, rule)
 
-    def _child(self, name: str, kind: SpanKind, attributes: Attributes, ts: float) -> Span:
-        parent = trace.set_span_in_context(self.session) if self.session is not None else None
-        return self.tracer.start_span(
-            name, context=parent, kind=kind, attributes=attributes, start_time=_ns(ts)
+    def _child(self, name: str, kind: SpanKind, attributes: Attributes, ts: float) -> _Open:
+        parent = self.session.context() if self.session is not None else None
+        return _Open(
+            self.tracer.start_span(
+                name, context=parent, kind=kind, attributes=attributes, start_time=_ns(ts)
+            )
         )
 
     # ------------------------------------------------------------------- session
 
-    def _start_session(self, event: ObservabilityEvent, rule: Rule) -> Span:
+    def _start_session(self, event: ObservabilityEvent, rule: Rule) -> _Open:
         attributes = {**self._session_attributes, **rule.attributes(event, self.capture)}
         # The caller's current span (at the first iteration) is the parent.
-        span = self.session = self.tracer.start_span(
+        span = self.tracer.start_span(
             rule.name,
             context=otel_context.get_current(),
             kind=SpanKind.INTERNAL,
@@ -218,56 +259,56 @@ class SessionSpans:
         )
         with contextlib.suppress(TypeError):  # a state that takes no weak reference
             _SESSION_SPANS[self.state] = span.get_span_context()
-        return span
+        self.session = _Open(span)
+        return self.session
 
-    def _end_session(self, event: ObservabilityEvent, rule: Rule) -> Span | None:
-        span = self.session
-        if span is None:
+    def _end_session(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        opened = self.session
+        if opened is None:
             return None
         self._close_children(event.ts)
-        span.set_attributes({**rule.attributes(event, self.capture), **self._session_counts})
         outcome = event.data.get("outcome")
         if outcome == "error":
-            span.set_status(Status(StatusCode.ERROR, error_type(event.data.get("error"))))
+            opened.span.set_status(Status(StatusCode.ERROR, error_type(event.data.get("error"))))
         elif outcome == "success":
             # DESIGN §4: a session that recovered says so explicitly, whatever its attempts did.
-            span.set_status(Status(StatusCode.OK))
-        span.end(_ns(event.ts))
+            opened.span.set_status(_OK)
+        opened.end(event.ts, rule.attributes(event, self.capture))
         self.session = None
-        return span
+        return opened
 
     def _close_children(self, ts: float) -> None:
         """End anything still open: SESSION_END is the last event on every path."""
         if self.attempt is not None:
             self._finish_attempt(self.attempt, ts)
         if self.resume is not None:
-            self.resume.end(_ns(ts))
+            self.resume.end(ts)
             self.resume = None
-        for span in self.tools.values():
-            span.end(_ns(ts))
+        for opened in self.tools.values():
+            opened.end(ts)
         self.tools.clear()
 
     # ------------------------------------------------------------------- attempts
 
-    def _start_attempt(self, event: ObservabilityEvent, rule: Rule) -> Span:
+    def _start_attempt(self, event: ObservabilityEvent, rule: Rule) -> _Open:
         if self.attempt is not None:
             self._finish_attempt(self.attempt, event.ts)
         self.info = AttemptInfo()
         self._attempt_named = False
         attributes: Attributes = {m.ATTR_OPERATION_NAME: "chat"}
         attributes.update(rule.attributes(event, self.capture))
-        span = self.attempt = self._child(rule.name, SpanKind.CLIENT, attributes, event.ts)
-        return span
+        self.attempt = self._child(rule.name, SpanKind.CLIENT, attributes, event.ts)
+        return self.attempt
 
     def _name_attempt(self, fallback: str | None = None) -> None:
         model = self.info.request_model or fallback
         if self.attempt is not None and model and not self._attempt_named:
-            self.attempt.update_name(f"chat {model}")
+            self.attempt.span.update_name(f"chat {model}")
             self._attempt_named = True
 
-    def _end_attempt(self, event: ObservabilityEvent, rule: Rule) -> Span | None:
-        span = self.attempt
-        if span is None:
+    def _end_attempt(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        opened = self.attempt
+        if opened is None:
             return None
         data = event.data
         error = data.get("error")
@@ -276,27 +317,26 @@ class SessionSpans:
             described = describe_failed_request(error)
             if described is not None:
                 self.info = described
-        span.set_attributes(self.info.attributes())
-        span.set_attributes(rule.attributes(event, self.capture))
+        attributes = self.info.attributes()
+        attributes.update(rule.attributes(event, self.capture))
         self._name_attempt(data.get("response_model"))
         checkpoints = data.get("checkpoints")
         if isinstance(checkpoints, int):
-            span.set_attribute("l0.checkpoints", checkpoints - self._checkpoints_seen)
+            attributes["l0.checkpoints"] = checkpoints - self._checkpoints_seen
             self._checkpoints_seen = checkpoints
         if error is not None and not _aborted(error):
-            span.set_status(Status(StatusCode.ERROR, error_type(error)))
+            opened.span.set_status(Status(StatusCode.ERROR, error_type(error)))
             if isinstance(error, BaseException):
-                span.record_exception(error, timestamp=_ns(event.ts))
+                opened.span.record_exception(error, timestamp=_ns(event.ts))
         elif error is None and self.capture:
-            span.set_attribute("gen_ai.output.messages", self._output_messages(data))
-        self._finish_attempt(span, event.ts)
-        return span
+            attributes["gen_ai.output.messages"] = self._output_messages(data)
+        self._finish_attempt(opened, event.ts, attributes)
+        return opened
 
-    def _finish_attempt(self, span: Span, ts: float) -> None:
-        if self._attempt_counts:
-            span.set_attributes(self._attempt_counts)
-            self._attempt_counts = {}
-        span.end(_ns(ts))
+    def _finish_attempt(
+        self, opened: _Open, ts: float, attributes: Attributes | None = None
+    ) -> None:
+        opened.end(ts, attributes)
         self.attempt = None
 
     def _output_messages(self, data: dict[str, Any]) -> str:
@@ -309,71 +349,81 @@ class SessionSpans:
 
     # -------------------------------------------------------------- resume, tools
 
-    def _start_resume(self, event: ObservabilityEvent, rule: Rule) -> Span:
+    def _start_resume(self, event: ObservabilityEvent, rule: Rule) -> _Open:
         if self.resume is not None:
-            self.resume.end(_ns(event.ts))
+            self.resume.end(event.ts)
         attributes = rule.attributes(event, self.capture)
         self.resume = self._child(rule.name, SpanKind.INTERNAL, attributes, event.ts)
         return self.resume
 
-    def _end_resume(self, event: ObservabilityEvent, rule: Rule) -> Span | None:
-        span = self.resume
-        if span is None:
+    def _end_resume(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        opened = self.resume
+        if opened is None:
             return None
-        span.set_attributes(rule.attributes(event, self.capture))
-        span.end(_ns(event.ts))
+        opened.end(event.ts, rule.attributes(event, self.capture))
         self.resume = None
-        return span
+        return opened
 
-    def _start_tool(self, event: ObservabilityEvent, rule: Rule) -> Span:
+    def _start_tool(self, event: ObservabilityEvent, rule: Rule) -> _Open:
         attributes = rule.attributes(event, self.capture)
         key = _tool_key(event)
-        span = self.tools.get(key)
-        if span is not None:
-            span.set_attributes(attributes)
-            return span
+        opened = self.tools.get(key)
+        if opened is not None:
+            opened.pending.update(attributes)
+            return opened
         name = event.data.get("tool_name")
         attributes = {m.ATTR_OPERATION_NAME: "execute_tool", "gen_ai.tool.type": "function"} | (
             attributes
         )
         span_name = f"{rule.name} {name}" if isinstance(name, str) and name else rule.name
-        span = self.tools[key] = self._child(span_name, SpanKind.INTERNAL, attributes, event.ts)
-        return span
+        opened = self.tools[key] = self._child(span_name, SpanKind.INTERNAL, attributes, event.ts)
+        return opened
 
-    def _end_tool(self, event: ObservabilityEvent, rule: Rule) -> Span | None:
-        span = self.tools.pop(_tool_key(event), None)
-        if span is None:
+    def _end_tool(self, event: ObservabilityEvent, rule: Rule) -> _Open | None:
+        opened = self.tools.pop(_tool_key(event), None)
+        if opened is None:
             return None
-        span.set_attributes(rule.attributes(event, self.capture))
         error = event.data.get("error")
         if event.type is T.TOOL_ERROR or event.data.get("status") == "error":
-            span.set_status(Status(StatusCode.ERROR, error_type(error) or "tool_error"))
+            opened.span.set_status(Status(StatusCode.ERROR, error_type(error) or "tool_error"))
             if isinstance(error, BaseException):
-                span.record_exception(error, timestamp=_ns(event.ts))
-        span.end(_ns(event.ts))
-        return span
+                opened.span.record_exception(error, timestamp=_ns(event.ts))
+        opened.end(event.ts, rule.attributes(event, self.capture))
+        return opened
 
     # ------------------------------------------------------------------- context
 
     def attempt_context(self) -> otel_context.Context | None:
         """The context that makes the provider's own spans children of the attempt."""
-        if self.attempt is None:
-            return None
-        return trace.set_span_in_context(self.attempt)
+        return self.attempt.context() if self.attempt is not None else None
+
+
+_OK = Status(StatusCode.OK)
+
+_STARTS: dict[Target, Callable[[SessionSpans, ObservabilityEvent, Rule], _Open]] = {
+    Target.SESSION: SessionSpans._start_session,
+    Target.ATTEMPT: SessionSpans._start_attempt,
+    Target.RESUME: SessionSpans._start_resume,
+    Target.TOOL: SessionSpans._start_tool,
+}
+_ENDS: dict[Target, Callable[[SessionSpans, ObservabilityEvent, Rule], _Open | None]] = {
+    Target.SESSION: SessionSpans._end_session,
+    Target.ATTEMPT: SessionSpans._end_attempt,
+    Target.RESUME: SessionSpans._end_resume,
+    Target.TOOL: SessionSpans._end_tool,
+}
+_ACTIONS: dict[Action, Callable[[SessionSpans, ObservabilityEvent, Rule], _Open | None]] = {
+    Action.START_SPAN: SessionSpans._start,
+    Action.END_SPAN: SessionSpans._end,
+    Action.ATTRIBUTES: SessionSpans._attributes,
+    Action.EVENT: SessionSpans._event,
+    Action.DETAIL: SessionSpans._detail,
+}
 
 
 def _tool_key(event: ObservabilityEvent) -> str:
     call_id = event.data.get("tool_call_id")
     return str(call_id) if call_id else str(event.data.get("tool_name", ""))
-
-
-def _info_fields(attributes: Attributes) -> dict[str, Any]:
-    return {
-        "provider": attributes.get(m.ATTR_PROVIDER_NAME),
-        "request_model": attributes.get(m.ATTR_REQUEST_MODEL),
-        "server_address": attributes.get("server.address"),
-        "server_port": attributes.get("server.port"),
-    }
 
 
 def _session_attributes(session: Session) -> Attributes:
