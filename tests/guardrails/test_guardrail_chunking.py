@@ -194,3 +194,35 @@ def test_a_rule_without_a_wake_still_sees_every_delta_while_others_are_held() ->
         engine.check(GuardrailContext("", False, delta))
     assert seen == deltas
     assert checker.fed == ["a", "bc\n"]
+
+
+class _Waiting(StreamChecker):
+    """A custom checker that waits for `char` and raises on its `raise_on`-th feed."""
+
+    def __init__(self, char: str, raise_on: int = 0) -> None:
+        super().__init__(f"waits-for-{char!r}", "error", True)
+        self.char, self.raise_on = char, raise_on
+        self.fed: list[str] = []
+
+    @property
+    def wake(self) -> Wake | None:
+        return Wake(self.char)
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        self.fed.append(delta)
+        if len(self.fed) == self.raise_on:
+            raise RuntimeError("broken rule")
+        return []
+
+
+def test_a_checker_that_raises_leaves_the_others_their_held_text() -> None:
+    lines, broken = _Waiting("\n"), _Waiting(">", raise_on=2)
+    checkers = (lines, broken)
+    engine = GuardrailEngine(
+        [GuardrailRule(c.rule, lambda ctx: [], incremental=lambda c=c: c) for c in checkers]
+    )
+    for delta in ["a", "b", ">", "c", "d", "e>", "f\n"]:
+        if not engine.hold(delta):
+            engine.check(GuardrailContext("", False, delta))
+    assert broken.fed == ["a", "b>"]  # raised on its second feed: dropped
+    assert lines.fed == ["a", "b>", "cde>f\n"]  # ">" no longer wakes anyone
