@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -152,3 +153,41 @@ def test_wrap_rejects_what_it_cannot_wrap() -> None:
 def test_register_rejects_a_non_adapter() -> None:
     with pytest.raises(TypeError, match="detect"):
         l0.Adapters.register(object())  # type: ignore[arg-type]
+
+
+def _one(prompt: str | None) -> object:
+    return prompt
+
+
+def _keyword_only(prompt: str | None, *, extra: int = 1) -> object:
+    return prompt
+
+
+def _two(prompt: str | None, other: object = None) -> object:
+    return prompt
+
+
+def _star(*args: object) -> object:
+    return args
+
+
+class _Factory:
+    def __call__(self, prompt: str | None) -> object:
+        return prompt
+
+
+@pytest.mark.parametrize(
+    "factory", [lambda: 0, lambda p: p, _one, _keyword_only, _two, _star, _Factory(), print]
+)
+def test_a_factory_takes_the_continuation_prompt_when_it_has_one_positional_parameter(
+    factory: object,
+) -> None:
+    from l0.runtime.options import accepts_continuation
+
+    try:
+        params = inspect.signature(factory).parameters.values()  # type: ignore[arg-type]
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        expected = len([p for p in params if p.kind in kinds]) == 1
+    except (TypeError, ValueError):
+        expected = False
+    assert accepts_continuation(factory) is expected  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ the last `window` characters (see `TailMatcher` and `l0.guardrails.anchors`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,6 +133,11 @@ def _compile(
     return compiled
 
 
+@functools.cache
+def _default_patterns() -> list[tuple[re.Pattern[str], str]]:
+    return _compile(DEFAULT_PATTERNS, re.IGNORECASE, None)  # compiled once, read-only, shared
+
+
 def _pattern_rule(
     name: str,
     compiled: list[tuple[re.Pattern[str], str]],
@@ -165,7 +171,7 @@ def pattern_rule(
     chosen = DEFAULT_PATTERNS if patterns is None else patterns
     if window is None:
         window = _DEFAULT_WINDOW if patterns is None else _CUSTOM_WINDOW
-    compiled = _compile(chosen, re.IGNORECASE, None)
+    compiled = _default_patterns() if patterns is None else _compile(chosen, re.IGNORECASE, None)
     description = "Known bad patterns: meta commentary, refusals, leaked special tokens"
     return _pattern_rule(name, compiled, severity, recoverable, window, description)
 

@@ -6,7 +6,7 @@ import copy
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
+from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..adapters import Adapter, check_adapter_choice
@@ -146,6 +146,8 @@ def _check_factory(name: str, factory: Any) -> None:
 
 def accepts_continuation(factory: StreamFactory) -> bool:
     """Factories that take one argument receive the continuation prompt (or None)."""
+    if type(factory) is FunctionType:  # a def or lambda: its code says, in O(1)
+        return factory.__code__.co_argcount == 1
     try:
         params = inspect.signature(factory).parameters.values()
     except (TypeError, ValueError):
