@@ -211,40 +211,126 @@ def test_memory_and_work_stay_bounded_on_long_output() -> None:
     text = NEGATIVES["mixed"] * 50
     for i in range(0, len(text), 9):
         detector.check(text[i : i + 9])
-    assert sum(map(len, detector._history)) <= 2 * config.window
-    assert detector._cur_len < detector._batch <= config.window
+    assert sum(len(text) for _, blocks in detector._history for text in blocks) <= 2 * config.window
+    assert len(detector._pending) < detector._batch <= config.window
     screen = detector._screen
-    assert len(screen._words) < config.blocks and len(screen._texts) < config.blocks
-    assert len(screen._grams_old) + len(screen._grams_new) <= 2 * config.window
+    assert len(screen._texts) < 2 * config.blocks and len(screen._words) <= 2 * config.blocks
+    assert sum(map(len, screen._grams)) <= 2 * config.window
+    assert sum(len(units.cut) for units in screen._units) <= 4 * config.window
+    assert len(screen._unit) <= 500
+    assert len(screen._entropies) < config.blocks and len(screen._hints) < config.blocks
     engine = detector._engine
     if engine is not None:
         assert len(engine.window.blocks) == config.blocks
         assert sum(len(b.text) for b in engine.window.blocks) <= config.window
 
 
-def test_screen_never_hides_what_the_engine_detects() -> None:
-    # The same checks with the engine always on (screen forced to "maybe") give the same
-    # results: the screen only skips work.
+def _long_sentences(seed: int, *tails: int) -> str:
+    """Sentences with the same first 500 characters (all a unit's key keeps), then tails
+    of these many words (all different)."""
+    rng = random.Random(seed)
+
+    def words(n: int) -> str:
+        return " ".join("".join(rng.choices("bcdfghjklmnpqrstvwxz", k=6)) for _ in range(n))
+
+    opening = words(80)
+    return PROSE[:700] + "\n" + "".join(f"{opening} {words(n)}.\n" for n in tails) + PROSE[700:1500]
+
+
+SCREENED = [
+    *((text, None) for text in POSITIVES.values()),
+    (NEGATIVES["mixed"] + POSITIVES["hedging"], None),
+    (POSITIVES["tone_shift"] + PROSE + MARKDOWN + GIBBERISH + CODE, None),
+    # Sentences over 500 characters: the first one began long before the window, or
+    # before the history an engine is replayed from, or the last one ends long after
+    # its first words.
+    (_long_sentences(1, 900, 5), DriftConfig(sentence_repeat_threshold=2)),
+    (_long_sentences(2, 300, 5, 5), None),
+    (_long_sentences(3, 5, 5, 300), DriftConfig(window=4000, blocks=20)),
+    ("Fine.\n" + " \n" * 600 + PROSE + "I will keep going with this. " * 5, None),
+    # A loop without sentences; gibberish starting in each block of a batch.
+    (PROSE[:1200] + "and then, " * 250, None),
+    *((PROSE[:n] + GIBBERISH[:200] + PROSE[n:], None) for n in (1200, 1400, 1600)),
+]
+
+
+def _screened_and_engine_results(
+    text: str, config: DriftConfig | None, sizes: tuple[int, int] = (1, 90)
+) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Per-check drift types as screened, and with the engine always on (the screen forced
+    to "maybe")."""
     from l0 import drift
 
-    texts = [*POSITIVES.values(), NEGATIVES["mixed"] + POSITIVES["hedging"]]
-    texts += [POSITIVES["tone_shift"] + PROSE + MARKDOWN + GIBBERISH + CODE]
-
-    def results(text: str) -> list[tuple[str, ...]]:
-        detector, rng, found, i = DriftDetector(), random.Random(2), [], 0
+    def results() -> list[tuple[str, ...]]:
+        detector, rng, found, i = DriftDetector(config), random.Random(2), [], 0
         while i < len(text):
-            n = rng.randint(1, 90)
+            n = rng.randint(*sizes)
             found.append(tuple(detector.check(text[i : i + n]).types))
             i += n
         return [*found, tuple(detector.check("", completed=True).types)]
 
-    screened = [results(text) for text in texts]
+    screened = results()
     add = drift._Screen.add
     try:
         drift._Screen.add = lambda self, blocks, final: add(self, blocks, final) or True  # type: ignore[method-assign]
-        assert [results(text) for text in texts] == screened
+        return screened, results()
     finally:
         drift._Screen.add = add  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(("text", "config"), SCREENED)
+def test_screen_never_hides_what_the_engine_detects(text: str, config: DriftConfig | None) -> None:
+    # The screen only skips work, and a replayed engine starts where the always-on one
+    # would be (words, line, sentence in progress): the results are the same.
+    screened, engine = _screened_and_engine_results(text, config)
+    assert screened == engine
+
+
+def test_screen_never_hides_what_the_engine_detects_on_random_mixes() -> None:
+    pieces = [PROSE, MARKDOWN, CODE, GIBBERISH, JSON_DOC[:300], *POSITIVES.values()]
+    pieces += [_long_sentences(4, 200, 5, 5), " \n" * 500, "and then, " * 100]
+    configs = [None, DriftConfig(window=800, blocks=5), DriftConfig(sentence_repeat_threshold=2)]
+    configs += [DriftConfig(entropy_threshold=0.3), DriftConfig(tone_shift_threshold=0.03)]
+    rng = random.Random(7)
+    for _ in range(150):
+        text = "".join(rng.choice(pieces)[rng.randrange(200) :] for _ in range(rng.randint(2, 5)))
+        sizes = rng.choice([(1, 20), (20, 90), (100, 2500)])
+        screened, engine = _screened_and_engine_results(text, rng.choice(configs), sizes)
+        assert screened == engine
+
+
+def test_ordinary_text_does_not_wake_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Lists and tables repeat phrases, and a last partial block has fewer words: the
+    # screen judges those itself (sentence keys, the entropy test) instead of replaying.
+    from l0 import drift
+
+    replays: list[int] = []
+    replay = drift.DriftDetector._replay
+    monkeypatch.setattr(
+        drift.DriftDetector, "_replay", lambda self: replays.append(1) or replay(self)
+    )
+    steps = "".join(f"{n}. Step {n}: run the command and check the output.\n" for n in range(8))
+    table = "".join(f"| opt{n} | {n} | sets the value of field {n} |\n" for n in range(8))
+    chunks = _bench_checks().prose_chunks(3_000)
+    for size in (300, 700, 1_100, 1_900, 3_000):
+        text = "".join(chunks[:size])
+        for extra in ("", f"\n\n{steps}\n", f"\n\n{table}\n"):
+            assert run(text[: len(text) // 2] + extra + text[len(text) // 2 :], step=56) == []
+    assert replays == []
+
+
+def test_reset_of_a_fresh_detector_keeps_its_state() -> None:
+    detector = DriftDetector()
+    meta, screen = detector._meta, detector._screen
+    detector.reset()  # the runtime resets at each attempt start: nothing to redo yet
+    assert detector._meta is meta and detector._screen is screen
+    detector.check("Some text. ")
+    detector.reset()
+    assert detector._meta is not meta and detector._screen is not screen
+    detector.check("", completed=True)
+    screen = detector._screen
+    detector.reset()
+    assert detector._screen is not screen
 
 
 def test_telemetry_reports_detections_once_and_details_when_detailed() -> None:

@@ -8,13 +8,16 @@ over more text cost less than many small ones. A check in between only appends i
 and looks for meta commentary in it.
 
 Judging has two levels. The screen (`_Screen`) follows every block cheaply (words, line
-markers, a 4-gram set, batch totals) and computes bounds that say whether any detector
-could fire on a window ending in the new blocks; on ordinary text it says no and nothing
-else runs. Otherwise the engine (`_Engine`: exact per-block statistics, running window
-totals) is replayed from the kept history and judges each block, and stays on for a few
-quiet batches. The screen never says no where the engine would detect, so the verdicts are
-the engine's; because blocks are fixed by offset they do not depend on the chunking. Per
-check the cost is O(delta) amortised; the full output is never touched.
+markers, running totals, a 4-gram history, sentence keys once a 4-gram repeats) and bounds
+each detector over the windows ending in the new blocks, running the engine's own test
+where that is cheap (the entropy gate, then the entropies of the blocks concerned); on
+ordinary text it says no and nothing else runs. Otherwise the engine (`_Engine`: exact
+per-block statistics, running window totals) is replayed over the last window, started
+where the screen says it began (carried word, last words, sentence in progress: exactly as
+if it had run all along), judges each block, and stays on for a few quiet batches. The
+screen never says no where the engine would detect, so the verdicts are the engine's;
+because blocks are fixed by offset they do not depend on the chunking. Per check the cost
+is O(delta) amortised; the full output is never touched.
 
 Detectors (all simple, deterministic heuristics; each can be switched off):
 
@@ -328,11 +331,12 @@ def _confidence(value: float, threshold: float) -> float:
 
 def _hedges(found: list[str], before: list[str]) -> int:
     """Hedge words and pairs among `found` (`before`: the word preceding them, if any)."""
-    hedges = sum(map(_HEDGE_WORDS.__contains__, found))
+    hedges = 0 if _HEDGE_WORDS.isdisjoint(found) else sum(map(_HEDGE_WORDS.__contains__, found))
     if _HEDGE_SECONDS.isdisjoint(found):
         return hedges  # no word that could end a hedge pair
     pairs = zip((before or [""]) + found, found, strict=False)
-    return hedges + sum(map(_HEDGE_PAIRS.__contains__, pairs))
+    ends = itertools.compress(pairs, map(_HEDGE_SECONDS.__contains__, found))
+    return hedges + sum(map(_HEDGE_PAIRS.__contains__, ends))
 
 
 def _line_markers(previous: str, text: str) -> tuple[int, str]:
@@ -363,7 +367,8 @@ def _make_up_changed(plain: float, words: int, plain_sum: float, words_sum: int,
 
 
 _NOT_PLAIN = bytes(b for b in range(256) if not (97 <= b <= 122 or b in b" \n"))
-_NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
+_UPPER = bytes(range(65, 91))
+_NOT_UPPER = bytes(b for b in range(256) if b not in _UPPER)
 _LIST_HINT = re.compile(r"[.:!?][ \t]+(?:[-*+]|\d{1,2}[.)])[ \t]")
 _HEDGE_ANY = _HEDGE_WORDS | _HEDGE_SECONDS
 
@@ -378,14 +383,59 @@ def _inline_hint(text: str) -> bool:
 
 
 _MAX_UNIT = 500  # UnitSplitter's default: sentences are truncated there
+# Units as the screen keys them: their letters and digits, lower-cased, after UnitSplitter's
+# truncation. That is what a unit's words and numbers (`unit_key`) are made of, so units
+# with one key have one screen key. ASCII text is cut and keyed by byte translations.
+_UNIT_END = re.compile("[.!?\u3002\uff01\uff1f\n]")  # UnitSplitter's boundaries
+_NOT_WORD = re.compile(r"[\W_]+")
+_ASCII_UNITS = bytes.maketrans(b".!?" + _UPPER, b"\n\n\n" + _UPPER.lower())
+_NOT_KEY = bytes(b for b in range(256) if not ((b < 128 and chr(b).isalnum()) or b == 10))
+
+
+@dataclass(slots=True)
+class _Units:
+    """The units ending in a batch of `blocks` blocks: ASCII ones cut (lower-cased, one
+    per line) and keyed when first needed (`keyed`), others keyed at once."""
+
+    blocks: int
+    cut: bytes
+    keys: list[bytes] | None
+
+    def keyed(self) -> list[bytes]:
+        """Screen keys of the units with 4+ letters or digits (fewer cannot make 4 words)."""
+        if self.keys is None:
+            units = self.cut.split(b"\n")
+            if max(map(len, units)) > _MAX_UNIT:
+                units = [unit[:_MAX_UNIT] for unit in units]
+            keys = b"\n".join(units).translate(None, _NOT_KEY).split(b"\n")
+            self.keys = [key for key in keys if len(key) >= _GRAM]
+        return self.keys
+
+
+def _units(text: str, blocks: int, final: bool) -> tuple[_Units, str]:
+    """The units ending in `text` (the last one too if `final`), and the first characters
+    of the unit left unfinished (what UnitSplitter keeps of it)."""
+    if text.isascii():
+        cut = text.encode().translate(_ASCII_UNITS)
+        end = len(cut) if final else cut.rfind(b"\n") + 1
+        return _Units(blocks, cut[:end], None), cut[end : end + _MAX_UNIT].decode()
+    units = _UNIT_END.split(text)
+    tail = "" if final else units.pop()[:_MAX_UNIT]
+    keys = (_NOT_WORD.sub("", unit[:_MAX_UNIT].lower()) for unit in units)
+    keyed = [key.encode("utf-8", "surrogatepass") for key in keys if len(key) >= _GRAM]
+    return _Units(blocks, b"", keyed), tail
 
 
 def _warm_up(block_size: int) -> int:
-    """Blocks to replay before a window so that its first sentence is whole."""
+    """Blocks before a window in which a unit (sentence) ending in it may begin."""
     return -(-_MAX_UNIT // block_size) + 1
 
 
 _BATCH_BLOCKS = 3  # blocks pending before they are judged: detection lags up to 4 blocks
+# A position in the stream, as blocks are measured from it: the word carried into the next
+# block, the last three words, the last character and the unit in progress (first chars).
+_Position = tuple[str, tuple[str, ...], str, str]
+_START: _Position = ("", (), "\n", "")
 _QUIET_BATCHES = 2  # the engine stays on for this many batches the screen finds quiet
 
 
@@ -479,16 +529,24 @@ class _Engine:
     """The exact detectors: blocks measured one by one into a `_Window`, each judged as it
     completes. Run when the screen (`_Screen`) cannot rule drift out, or for JSON output."""
 
-    def __init__(self, config: DriftConfig, metrics: dict[str, float], json_doc: bool | None):
+    def __init__(
+        self,
+        config: DriftConfig,
+        metrics: dict[str, float],
+        json_doc: bool | None,
+        start: _Position = _START,
+    ):
         self.config = config
         self.metrics = metrics
         self.json_doc = json_doc
         self.block_size = config.window // config.blocks
         self.window = _Window(config.blocks)
+        # Where the text fed starts (a replay starts mid-stream): carried word, last words,
+        # last character and the unit in progress.
+        self._word_carry, last_words, self._prev_char, unit = start
+        self._last_words = list(last_words)
         self._splitter = UnitSplitter()
-        self._word_carry = ""
-        self._last_words: list[str] = []
-        self._prev_char = "\n"
+        self._splitter.feed(unit)
         self._in_string = False
         self._escape_next = False
 
@@ -659,181 +717,268 @@ class _Engine:
         return _confidence(prose, threshold) if prose >= threshold else None
 
 
+_Gram = tuple[str, str, str, str]
+
+
 class _Screen:
     """A cheap, conservative test per batch of blocks: can a detector fire on a window that
     ends in one of them? It follows every block with a few C-level calls (words, line
-    markers, plain share) and never says no when the engine would detect something (each
-    test below is a bound), so skipping the engine on a "no" changes no verdict.
+    markers, plain share) and keeps running totals, so that a batch costs O(batch); it never
+    says no when the engine would detect something (each test below is a bound, or the
+    engine's own computation), so skipping the engine on a "no" changes no verdict.
     """
 
     def __init__(self, config: DriftConfig) -> None:
         self.config = config
         self.block_size = config.window // config.blocks
-        # Per block, for the last `blocks - 1` blocks and the batch being screened.
-        self._words: list[int] = []
-        self._marks: list[int] = []
-        self._plain: list[float] = []
-        self._sizes: list[int] = []
+        # Per block, for the last `blocks - 1` blocks and the batch being screened: text and
+        # plain share. Per block boundary (one entry more): running totals of words, line
+        # markers and of the batches ended by then (hedges, informal, caps, repeats).
         self._texts: list[str] = []
-        self._inline: list[bool | None] = []  # inline-marker hint, looked for when needed
-        self._bounds: list[tuple[int, int, int]] = []  # a batch's totals, on its last block
+        self._plain: list[float] = []
+        self._words: list[int] = [0]
+        self._marks: list[int] = [0]
+        self._totals: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)]
+        self._serial = 0  # of the block `_texts[0]`
+        self._entropies: dict[int, float] = {}  # by serial, computed when first needed
+        self._hints: dict[int, bool] = {}  # inline-marker hints, by serial, likewise
         self._carry = ""
         self._last: list[str] = []  # the last three tokens (4-grams, hedge pairs)
         self._prev_char = "\n"
-        # 4-grams of about the last window (and longest unit), in two generations.
-        self._grams_old: set[tuple[str, ...]] = set()
-        self._grams_new: set[tuple[str, ...]] = set()
-        self._gram_blocks = 0
-        self._gram_span = config.blocks + _warm_up(self.block_size)
+        # 4-grams of about the last window and longest unit, in two generations (old, new),
+        # and the units ending in its batches; the unit being written.
+        self._grams: tuple[set[_Gram], set[_Gram]] = (set(), set())
+        self._generation = 0  # blocks in the new generation
+        self._span = config.blocks + _warm_up(self.block_size)
+        self._units: deque[_Units] = deque()
+        self._unit_blocks = 0
+        self._unit = ""
+        self._gram_repeated = False  # a 4-gram repeated since `_unit` began
+
+    @property
+    def position(self) -> _Position:
+        """Where the next block starts, as the engine measures blocks (the unit in progress
+        is only followed when repetition is judged: it only matters to repetition)."""
+        return self._carry, tuple(self._last), self._prev_char, self._unit
 
     def add(self, blocks: list[str], final: bool) -> bool:
         """Follow `blocks` (the last one final if `final`); True if drift is possible."""
-        found: list[str] = []
-        last = len(blocks) - 1
-        for index, text in enumerate(blocks):
-            words, self._carry = tokens_with_carry(self._carry + text, final and index == last)
-            found += words
-            markers, self._prev_char = _line_markers(self._prev_char, text)
-            self._words.append(len(words))
-            self._marks.append(markers)
-            self._plain.append(_plain_share(text))
-            self._sizes.append(len(text))
-            self._texts.append(text)
-            self._inline.append(None)
-            self._bounds.append((0, 0, 0))
-        self._bounds[-1] = self._batch_bounds("".join(blocks), found)
-        possible = self._repeats(found) or self._windows(len(blocks))
-        self._rotate(len(blocks))
-        self._trim()
+        text = "".join(blocks)
+        found = self._follow(blocks, final)
+        repeats = self._count(text, len(blocks), found)
+        loops = self.config.repetition and self._unit_repeats(text, len(blocks), final, repeats)
+        possible = loops or self._windows(len(blocks), len(blocks[-1]))
+        self._generation += len(blocks)
+        if self._generation >= self._span:
+            self._grams, self._generation = (self._grams[1], set()), 0
+        if len(self._texts) >= 2 * self.config.blocks:
+            self._trim()
         return possible
 
-    def _batch_bounds(self, batch: str, found: list[str]) -> tuple[int, int, int]:
-        """Hedges and informal words of the batch (as the engine counts them) and an upper
-        bound on its all-caps words (each is a run of three capitals at least)."""
-        hedges = 0 if _HEDGE_ANY.isdisjoint(found) else _hedges(found, self._last[-1:])
-        informal = 0 if _INFORMAL.isdisjoint(found) else sum(map(_INFORMAL.__contains__, found))
-        informal += batch.count("!") + _emoji_count(batch)
-        caps = len(batch.encode("utf-8", "surrogatepass").translate(None, _NOT_UPPER)) // 3
-        return hedges, informal, caps
+    def _follow(self, blocks: list[str], final: bool) -> list[str]:
+        """Per-block statistics of the new blocks; the words of the batch."""
+        found: list[str] = []
+        carry, previous = self._carry, self._prev_char
+        words, marks = self._words, self._marks
+        word_total, mark_total = words[-1], marks[-1]
+        last = len(blocks) - 1
+        for index, text in enumerate(blocks):
+            new, carry = tokens_with_carry(carry + text, final and index == last)
+            found += new
+            count, previous = _line_markers(previous, text)
+            word_total += len(new)
+            mark_total += count
+            words.append(word_total)
+            marks.append(mark_total)
+        self._plain += map(_plain_share, blocks)
+        self._texts += blocks
+        self._carry, self._prev_char = carry, previous
+        return found
 
-    def _repeats(self, found: list[str]) -> bool:
-        """Whether a word 4-gram of this batch occurs earlier in it or in about the last
-        window (and longest unit). Repetition drift needs one: a repeated unit (4+ words)
-        repeats its first four words."""
+    def _count(self, text: str, blocks: int, found: list[str]) -> int:
+        """Add the totals of the batch (`text`, `blocks` blocks, words `found`): hedges and
+        informal words (as the engine counts them), an upper bound on its all-caps words
+        (each is a run of three capitals at least) and its repeated 4-grams (`_repeats`,
+        returned); zero for the detectors switched off."""
+        config = self.config
+        hedges = informal = caps = repeats = 0
+        if config.hedging and not _HEDGE_ANY.isdisjoint(found):
+            hedges = _hedges(found, self._last[-1:])
+        if config.tone_shift:
+            if not _INFORMAL.isdisjoint(found):
+                informal = sum(map(_INFORMAL.__contains__, found))
+            informal += text.count("!") + _emoji_count(text)
+            caps = len(text.encode("utf-8", "surrogatepass").translate(None, _NOT_UPPER)) // 3
         stream = self._last + found
         self._last = stream[-(_GRAM - 1) :]
-        new = set(zip(stream, stream[1:], stream[2:], stream[3:], strict=False))
-        repeated = len(new) < len(stream) - (_GRAM - 1) or not (
-            new.isdisjoint(self._grams_new) and new.isdisjoint(self._grams_old)
-        )
-        self._grams_new |= new
-        return repeated and self.config.repetition
+        if config.repetition:
+            repeats = self._repeats(stream)
+        totals = self._totals
+        h, i, c, r = running = totals[-1]
+        totals += itertools.repeat(running, blocks - 1)
+        totals.append((h + hedges, i + informal, c + caps, r + repeats))
+        return repeats
 
-    def _rotate(self, blocks: int) -> None:
-        self._gram_blocks += blocks
-        if self._gram_blocks >= self._gram_span:
-            self._grams_old, self._grams_new, self._gram_blocks = self._grams_new, set(), 0
+    def _repeats(self, stream: list[str]) -> int:
+        """The 4-grams of `stream` (this batch's words after the last three) that repeat
+        one seen before, in it or in about the last window: a window's repeated 4-grams
+        (its 4-grams less its distinct ones) are at most those of its batches."""
+        batch = set(zip(stream, stream[1:], stream[2:], stream[3:], strict=False))
+        old, new = self._grams
+        if batch.isdisjoint(new) and batch.isdisjoint(old):
+            fresh = len(batch)
+        else:
+            fresh = len(batch.difference(new, old))
+        new |= batch
+        return max(0, len(stream) - (_GRAM - 1)) - fresh
+
+    def _unit_repeats(self, text: str, blocks: int, final: bool, repeats: int) -> bool:
+        """Whether a unit ending in the batch may be seen `sentence_repeat_threshold` times
+        in a window (units are counted in about the last window and longest unit).
+
+        A unit (4+ words) seen n times repeats its first four words n times. With n >= 3 the
+        (n-1)th one lies in the window, so its first 4-gram is still in the 4-gram history
+        when the nth arrives: units are only keyed and counted once a 4-gram repeated since
+        the first of them began. A first one may begin long before: with n = 2, always."""
+        begun, threshold = self._unit, self.config.sentence_repeat_threshold
+        batch, self._unit = _units(begun + text, blocks, final)
+        repeated = repeats > 0 or self._gram_repeated or threshold <= 2
+        self._gram_repeated = repeats > 0 or (repeated and self._unit.startswith(begun))
+        units = self._units
+        units.append(batch)
+        self._unit_blocks += batch.blocks
+        while self._unit_blocks - units[0].blocks >= self._span:
+            self._unit_blocks -= units.popleft().blocks
+        if not repeated:
+            return False
+        counts = Counter(itertools.chain.from_iterable(unit.keyed() for unit in units))
+        return any(counts[key] >= threshold for key in batch.keyed())
 
     def _trim(self) -> None:
-        cut = max(0, len(self._words) - self.config.blocks + 1)
-        for column in (self._words, self._marks, self._plain, self._sizes, self._texts):
-            del column[:cut]
-        del self._inline[:cut], self._bounds[:cut]
+        """Keep the last `blocks - 1` blocks: with a batch, they make its windows (blocks
+        are dropped in bulk, every few batches)."""
+        cut = len(self._texts) - self.config.blocks + 1
+        del self._texts[:cut], self._plain[:cut], self._words[:cut], self._marks[:cut]
+        del self._totals[:cut]
+        self._serial += cut
+        for cache in (self._entropies, self._hints):
+            for serial in [serial for serial in cache if serial < self._serial]:
+                del cache[serial]
 
-    def _windows(self, new: int) -> bool:
-        """Bounds of the count-based detectors over the windows ending in the new blocks."""
-        config, size = self.config, self.config.blocks
-        words = list(itertools.accumulate(self._words, initial=0))
-        count = len(self._words)
-        first = count - new + 1
-        min_words = min(
-            (t for e in range(first, count + 1) if (t := words[e] - words[max(0, e - size)]) >= 50),
-            default=math.inf,
-        )
-        min_half = math.inf
-        for end in range(max(first, 4), count + 1):
-            start = max(0, end - size)
+    def _windows(self, new: int, last_size: int) -> bool:
+        """Whether a detector may fire on a window ending in a new block: bounds of the
+        count-based detectors over those windows, and `_block_tests` for each."""
+        config, size, words = self.config, self.config.blocks, self._words
+        count = len(words) - 1
+        min_total = min_words = min_half = math.inf
+        for end in range(count - new + 1, count + 1):
+            start = end - size if end > size else 0
+            total = words[end] - words[start]
+            if total < min_total:
+                min_total = total
+            if 50 <= total < min_words:
+                min_words = total
+            if end < 4:
+                continue  # the other detectors need 4 blocks
             half = (end - start) // 2
             older, newer = words[start + half] - words[start], words[end] - words[end - half]
-            if older >= 30 and newer >= 30:
-                min_half = min(min_half, older, newer)
-        span = self._bounds[max(0, first - size) :]
-        hedges, informal, caps = map(sum, zip(*span, strict=True))
-        if config.hedging and hedges >= config.hedging_threshold * min_words:
+            low = older if older < newer else newer
+            if 30 <= low < min_half:
+                min_half = low
+            newest_size = last_size if end == count else self.block_size
+            if self._block_tests(start, end, half, newest_size):
+                return True
+        start = count - new + 1 - size
+        hedges, informal, caps, repeats = _minus(self._totals[-1], self._totals[max(0, start)])
+        # A window has at least its words - 3 grams; margin: the engine's ratio is 1 - x / y.
+        grams = max(30, min_total - (_GRAM - 1))
+        if repeats and repeats >= config.repetition_threshold * grams - 1e-9:
+            return True
+        if hedges and hedges >= config.hedging_threshold * min_words:
             return True
         # |a/x - b/y| <= max(a/x, b/y): a shift needs that much in one half.
-        if config.tone_shift and max(informal, caps / 2) >= config.tone_shift_threshold * min_half:
-            return True
-        if config.markdown_collapse and self._collapse(first, count):
-            return True
-        return config.entropy and self._entropy(words, first, count)
+        return max(informal, caps / 2) >= config.tone_shift_threshold * min_half
 
-    def _collapse(self, first: int, count: int) -> bool:
-        """Markdown collapse needs line markers in an older half, none in the newer half and
-        an inline-marker hint in it."""
-        size = self.config.blocks
-        marks = list(itertools.accumulate(self._marks, initial=0))
-        for end in range(max(first, 4), count + 1):
-            start = max(0, end - size)
-            half = (end - start) // 2
-            older = marks[start + half] - marks[start]
-            if older < self.config.markdown_min_markers or marks[end] != marks[end - half]:
-                continue
-            for index in range(end - half, end):
-                if self._inline[index] is None:
-                    self._inline[index] = _inline_hint(self._texts[index])
-                if self._inline[index]:
-                    return True
-        return False
+    def _block_tests(self, start: int, end: int, half: int, newest_size: int) -> bool:
+        """The detectors judged from the blocks of the window [start, end): markdown
+        collapse needs line markers in the older half, none in the newer half and an
+        inline-marker hint in it; an entropy spike needs a newest block whose make-up
+        changed (the engine's gate, computed as the engine does) and whose entropy departs
+        from the mean of the earlier blocks by the threshold."""
+        config, marks = self.config, self._marks
+        if (
+            config.markdown_collapse
+            and marks[start + half] - marks[start] >= config.markdown_min_markers
+            and marks[end] == marks[end - half]
+            and any(map(self._hint, range(end - half, end)))
+        ):
+            return True
+        if not config.entropy or newest_size < self.block_size // 2:
+            return False  # a partial last block is only judged from half a block
+        words, plain, newest = self._words, self._plain, end - 1
+        total = sum(plain[start:newest])  # summed as the engine sums it
+        earlier, new_words = words[newest] - words[start], words[end] - words[newest]
+        changed = _make_up_changed(plain[newest], new_words, total, earlier, newest - start)
+        return changed and self._spike(start, newest)
 
-    def _entropy(self, words: list[int], first: int, count: int) -> bool:
-        """Whether a new block's make-up changed (only those are judged for a spike)."""
-        size, sizes, plain = self.config.blocks, self._sizes, self._plain
-        for end in range(max(first, 4), count + 1):
-            start, newest = max(0, end - size), end - 1
-            if sizes[newest] < self.block_size // 2:
-                continue
-            earlier = words[newest] - words[start]
-            total = sum(plain[start:newest])  # summed as the engine sums it
-            if _make_up_changed(
-                plain[newest], words[newest + 1] - words[newest], total, earlier, newest - start
-            ):
-                return True
-        return False
+    def _hint(self, index: int) -> bool:
+        serial = self._serial + index
+        if serial not in self._hints:
+            self._hints[serial] = _inline_hint(self._texts[index])
+        return self._hints[serial]
+
+    def _spike(self, start: int, newest: int) -> bool:
+        """The engine's entropy test of block `newest` (block entropies are computed once,
+        and only for blocks near one whose make-up changed: a replay costs far more)."""
+        entropies = list(map(self._entropy_of, range(start, newest + 1)))
+        change = entropies[-1] - sum(entropies[:-1]) / (len(entropies) - 1)
+        return abs(change) >= self.config.entropy_threshold - 1e-9
+
+    def _entropy_of(self, index: int) -> float:
+        serial = self._serial + index
+        if serial not in self._entropies:
+            self._entropies[serial] = _entropy(self._texts[index])
+        return self._entropies[serial]
 
 
 class DriftDetector:
     """Sliding-window drift detection for one session (see the module docstring)."""
 
     def __init__(self, config: DriftConfig | None = None, telemetry: Telemetry | None = None):
-        self.config = config or DriftConfig()
+        self.config = config or _DEFAULT_CONFIG
         self.telemetry = telemetry
         self._block_size = self.config.window // self.config.blocks
         self._batch = self._block_size * _BATCH_BLOCKS
-        self.reset()
+        self._begin()
 
     # ------------------------------------------------------------ attempts
 
     def reset(self, prefix: str = "") -> None:
         """Start a new attempt. A resumed attempt passes its checkpoint as `prefix`: its
         end is fed as history (nothing reported), so the window continues from it."""
-        self._pieces: list[str] = []
-        self._cur_len = 0
-        self._chars = 0
+        if not (prefix or self._judged or self._pending or self._ended):
+            return  # nothing fed since the detector was made or reset: already a new attempt
+        self._begin()
+        if prefix:
+            self._reported.update(self._prime(prefix))
+
+    def _begin(self) -> None:
+        """The state of a new attempt."""
+        self._ended = False  # a check was marked completed
+        self._pending = ""  # text not judged yet (less than a batch)
+        self._judged = 0  # characters judged
         self._json_doc: bool | None = None
         self._metrics: dict[str, float] = {}
         self._screen = _Screen(self.config)
         self._engine: _Engine | None = None
         self._quiet = 0
-        # Enough to replay the window with its carried words, sentences and line starts.
-        history = self.config.blocks + _warm_up(self._block_size)
-        self._history: deque[str] = deque(maxlen=history)
+        # Enough to replay the window: batches, each with the position where it began.
+        self._history: deque[tuple[_Position, list[str]]] = deque()
+        self._history_blocks = 0
         self._meta: TailMatcher | None = None
         if self.config.meta_commentary:
             self._meta = TailMatcher(_META, _META_WINDOW)
         self._reported: set[str] = set()
-        if prefix:
-            self._reported.update(self._prime(prefix))
 
     def _prime(self, text: str) -> dict[str, float]:
         """Feed (the end of) `text` as history; return what it would have detected."""
@@ -867,7 +1012,10 @@ class DriftDetector:
         """`check` with DRIFT_CHECK_START / _END around it (detailed telemetry)."""
         started = time.perf_counter()
         tel.emit(
-            T.DRIFT_CHECK_START, strategy="sliding_window", chars=self._chars, completed=completed
+            T.DRIFT_CHECK_START,
+            strategy="sliding_window",
+            chars=self._judged + len(self._pending),
+            completed=completed,
         )
         found = self._feed(delta, completed)
         result = _QUIET if found is None else self._new_result(found)
@@ -916,7 +1064,7 @@ class DriftDetector:
         """Feed a delta; the drift types it revealed (None for none)."""
         found = None
         meta = self._meta
-        if meta is not None and (delta or completed) and meta.feed(delta, final=completed):
+        if meta is not None and (delta or completed) and meta.feed(delta, completed):
             self._metrics["meta_commentary"] = 1.0
             self._meta = None  # reported once per attempt: no need to look any further
             found = {"meta_commentary": 0.9}
@@ -924,17 +1072,16 @@ class DriftDetector:
             self._json_doc = delta.lstrip()[0] in "{["
             if self._engine is not None:
                 self._engine.json_doc = self._json_doc
-        self._chars += len(delta)
-        self._pieces.append(delta)
-        self._cur_len += len(delta)
+        self._pending += delta  # bounded by a batch: cheaper than a list to join
         # Blocks are judged in batches: a few calls over more text cost less than many.
-        if self._cur_len >= self._batch or completed:
+        if len(self._pending) >= self._batch or completed:
             found = _merge(found, self._drain(completed))
         return found
 
     def _drain(self, final: bool) -> dict[str, float] | None:
         """Judge the complete blocks pending (and, if `final`, the partial last one)."""
-        text = "".join(self._pieces)
+        self._ended = self._ended or final
+        text = self._pending
         size = self._block_size
         count = len(text) // size
         blocks = [text[i * size : (i + 1) * size] for i in range(count)]
@@ -942,7 +1089,8 @@ class DriftDetector:
         if final and rest:
             blocks.append(rest)
             rest = ""
-        self._pieces, self._cur_len = ([rest] if rest else []), len(rest)
+        self._pending = rest
+        self._judged += len(text) - len(rest)
         if not blocks:
             return None
         return self._judge(blocks, final and len(blocks[-1]) < size)
@@ -950,7 +1098,9 @@ class DriftDetector:
     def _judge(self, blocks: list[str], final: bool) -> dict[str, float] | None:
         """Screen the blocks; run the exact engine on them when drift is possible (and for a
         while after: entering costs a replay of the history)."""
-        possible = self._screen.add(blocks, final) or bool(self._json_doc)
+        position = self._screen.position
+        # A JSON document is always judged by the engine (format drift): no screen needed.
+        possible = bool(self._json_doc) or self._screen.add(blocks, final)
         found = None
         if possible or self._engine is not None:
             engine = self._engine or self._replay()
@@ -959,17 +1109,44 @@ class DriftDetector:
                 found = _merge(found, engine.add(text, last, judge=True))
             self._quiet = 0 if possible else self._quiet + 1
             self._engine = None if self._quiet >= _QUIET_BATCHES else engine
-        self._history.extend(blocks)
+        if not self._ended:  # a completed output is never replayed
+            self._remember(position, blocks)
         return found
 
+    def _remember(self, position: _Position, blocks: list[str]) -> None:
+        """Keep the batch for replays: whole batches, each with its starting position,
+        making at least a window (at most a batch more)."""
+        keep = self.config.blocks
+        if len(blocks) > keep:  # one large delta: only its end can be replayed
+            position = _advance(position, blocks[:-keep])
+            blocks = blocks[-keep:]
+        history = self._history
+        history.append((position, blocks))
+        self._history_blocks += len(blocks)
+        while self._history_blocks - len(history[0][1]) >= keep:
+            self._history_blocks -= len(history.popleft()[1])
+
     def _replay(self) -> _Engine:
-        """An engine brought up to date from the kept history (the window and a sentence
-        before it: the same window as if it had run all along, but for sentences over
-        `_MAX_UNIT` characters, whose truncated text may differ)."""
-        engine = _Engine(self.config, self._metrics, self._json_doc)
-        for text in self._history:
-            engine.add(text, final=False, judge=False)
+        """An engine brought up to date from the kept history (the window before the new
+        blocks), started where it began: the same as if it had run all along."""
+        start = self._history[0][0] if self._history else _START
+        engine = _Engine(self.config, self._metrics, self._json_doc, start)
+        for _, blocks in self._history:
+            for text in blocks:
+                engine.add(text, final=False, judge=False)
         return engine
+
+
+def _advance(position: _Position, blocks: list[str]) -> _Position:
+    """The position after `blocks`, measured from `position`."""
+    carry, last, previous, unit = position
+    words = list(last)
+    for text in blocks:
+        found, carry = tokens_with_carry(carry + text, False)
+        words = (words + found)[-(_GRAM - 1) :]
+        previous = text[-1:] or previous
+    unit = _units(unit + "".join(blocks), 0, final=False)[1]
+    return carry, tuple(words), previous, unit
 
 
 def _put(found: dict[str, float], name: str, confidence: float | None) -> None:
@@ -988,6 +1165,8 @@ def _merge(
     found.update(more)
     return found
 
+
+_DEFAULT_CONFIG = DriftConfig()
 
 _QUIET = DriftResult(False, _ReadOnlyList(), 0.0, _ReadOnlyDict())
 """What a check that found nothing new returns (shared and read-only: building a result
