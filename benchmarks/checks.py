@@ -37,7 +37,7 @@ from l0.guardrails import (
 )
 from l0.testing import prose_chunks
 
-__all__ = ["prose_chunks", "run_checks"]  # prose_chunks lives in l0.testing
+__all__ = ["drift_session_cost", "prose_chunks", "run_checks"]  # prose_chunks: l0.testing
 
 GUARD_EVERY = 5
 DRIFT_EVERY = 10
@@ -94,6 +94,22 @@ def _drift_run(deltas: list[str], config: DriftConfig | None = None) -> Callable
         return final
 
     return run
+
+
+def drift_session_cost(tokens: int = 20, repeats: int = 20, sessions: int = 200) -> float:
+    """µs for a whole drift session on a short output: construct, `reset` (the runtime's,
+    at the attempt start), checks every `DRIFT_EVERY` tokens and the final check."""
+    deltas = _groups(prose_chunks(tokens), DRIFT_EVERY)
+
+    def run() -> None:
+        for _ in range(sessions):
+            detector = DriftDetector()
+            detector.reset()
+            for delta in deltas:
+                detector.check(delta)
+            detector.check("", completed=True)
+
+    return _best(repeats, run) / sessions * 1e6
 
 
 def _subjects() -> list[tuple[str, Callable[[], list[GuardrailRule]] | None]]:
@@ -193,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in run_checks(sizes, repeats).items():
         cells = "".join(f"{v:>10.3f}" for v in row)
         print(f"{name:<32}{cells}{max(row) / min(row):>9.2f}")
+    print(f"{'drift session, 20 tokens (µs)':<32}{drift_session_cost():>10.2f}")
     if args.e2e:
         print(f"\n{'l0.run, µs per token':<32}{'tokens':>10}{'bare':>10}{'l0':>10}{'ratio':>8}")
         for name, n, b, m in asyncio.run(_e2e(sizes, repeats)):
