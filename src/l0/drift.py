@@ -260,6 +260,7 @@ _INFORMAL = frozenset(
     }
 )
 _HEDGE_SECONDS = frozenset(second for _, second in _HEDGE_PAIRS)
+_HEDGE_ANY = _HEDGE_WORDS | _HEDGE_SECONDS
 _CAPS = re.compile(r"[A-Z][A-Z][A-Z]+")  # [A-Z]{3,}, which the regex engine runs slower
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 _SPACES = re.compile(r"\s+")
@@ -331,11 +332,15 @@ def _confidence(value: float, threshold: float) -> float:
 
 def _hedges(found: list[str], before: list[str]) -> int:
     """Hedge words and pairs among `found` (`before`: the word preceding them, if any)."""
-    hedges = 0 if _HEDGE_WORDS.isdisjoint(found) else sum(map(_HEDGE_WORDS.__contains__, found))
-    if _HEDGE_SECONDS.isdisjoint(found):
+    present = _HEDGE_ANY.intersection(found)  # one pass; usually empty or a common word
+    hedges = 0
+    if not present.isdisjoint(_HEDGE_WORDS):
+        hedges = sum(map(_HEDGE_WORDS.__contains__, found))
+    seconds = present & _HEDGE_SECONDS
+    if not seconds:
         return hedges  # no word that could end a hedge pair
     pairs = zip((before or [""]) + found, found, strict=False)
-    ends = itertools.compress(pairs, map(_HEDGE_SECONDS.__contains__, found))
+    ends = itertools.compress(pairs, map(seconds.__contains__, found))
     return hedges + sum(map(_HEDGE_PAIRS.__contains__, ends))
 
 
@@ -370,7 +375,6 @@ _NOT_PLAIN = bytes(b for b in range(256) if not (97 <= b <= 122 or b in b" \n"))
 _UPPER = bytes(range(65, 91))
 _NOT_UPPER = bytes(b for b in range(256) if b not in _UPPER)
 _LIST_HINT = re.compile(r"[.:!?][ \t]+(?:[-*+]|\d{1,2}[.)])[ \t]")
-_HEDGE_ANY = _HEDGE_WORDS | _HEDGE_SECONDS
 
 
 def _inline_hint(text: str) -> bool:
@@ -802,7 +806,7 @@ class _Screen:
         returned); zero for the detectors switched off."""
         config = self.config
         hedges = informal = caps = repeats = 0
-        if config.hedging and not _HEDGE_ANY.isdisjoint(found):
+        if config.hedging:
             hedges = _hedges(found, self._last[-1:])
         if config.tone_shift:
             if not _INFORMAL.isdisjoint(found):
