@@ -226,3 +226,13 @@ def test_a_checker_that_raises_leaves_the_others_their_held_text() -> None:
             engine.check(GuardrailContext("", False, delta))
     assert broken.fed == ["a", "b>"]  # raised on its second feed: dropped
     assert lines.fed == ["a", "b>", "cde>f\n"]  # ">" no longer wakes anyone
+
+
+@pytest.mark.parametrize("lead", range(78, 90))
+def test_the_delta_that_releases_too_much_held_text_is_still_screened(lead: int) -> None:
+    # An anchor split across the delta that releases 4096 held characters and the next.
+    chunks = ["Hello there", *["y" * 50] * lead, "y as an", " AI model, sure.", " More."]
+    rules = [pattern_rule()]
+    expected = reported_per_check(unscreened(rules), chunks)
+    assert any(expected)
+    assert reported_per_check(GuardrailEngine(rules), chunks, offer=True) == expected

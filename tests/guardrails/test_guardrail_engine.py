@@ -340,3 +340,13 @@ def test_context_metadata_is_built_on_first_read_and_shared_by_the_completed_cop
     context.metadata = {"other": 2}
     assert context.metadata == {"other": 2}
     assert GuardrailContext(metadata={"a": 1}).metadata == {"a": 1}
+
+
+def test_reset_of_an_engine_that_checked_nothing_keeps_its_fresh_checkers() -> None:
+    engine = GuardrailEngine(Guardrails.recommended())
+    built = dict(engine._checkers)
+    engine.reset()
+    assert engine._checkers == built  # the runtime resets at the first attempt: no rebuild
+    engine.check(GuardrailContext("", False, "Hello"))
+    engine.reset()
+    assert all(engine._checkers[i] is not c for i, c in built.items())

@@ -93,6 +93,8 @@ class GuardrailEngine:
         and later deltas continue it. Deferred checks of the old attempt are run first.
         """
         self.run_deferred()
+        if self._fresh and not prefix and not self._held:
+            return  # nothing checked since the engine was made or reset: already a new attempt
         self._new_attempt()
         if prefix:
             primer = GuardrailContext(prefix, False, prefix)
@@ -102,6 +104,7 @@ class GuardrailEngine:
                         self._seen.add((violation.rule, violation.message))
 
     def _new_attempt(self) -> None:
+        self._fresh = True
         self._held.clear()
         self._held_chars = 0
         self._screen = None
@@ -142,16 +145,14 @@ class GuardrailEngine:
 
     def hold(self, delta: str) -> bool:
         """Hold `delta` back if no checker needs it now (see the call protocol)."""
-        screen = self._screen
-        if screen is None or self._always or self._deferred or self._held_chars > _MAX_HELD:
+        if self._screen is None or self._always or self._deferred:
             return False
         if not delta:
             return True
-        if screen.sees(delta):
-            self._unquiet = delta  # `check` must not screen it again: the watch saw it
+        if not self._quiet(delta):
+            self._unquiet = delta  # `check` must not screen it again: the screen saw it
             return False
-        self._held.append(delta)
-        self._held_chars += len(delta)
+        self._keep(delta)
         return True
 
     def check(self, ctx: GuardrailContext) -> GuardrailResult:
@@ -169,12 +170,12 @@ class GuardrailEngine:
         self.run_deferred()
         if not ctx.completed:
             ctx = ctx.completed_copy()
+        self._fresh = False
         held = self._flush()
         plan = list(self._stream_plan)
         plan += [(i, r, r.check) for i, r in enumerate(self.rules) if not r.streaming]
         plan.sort(key=lambda step: step[0])
-        result = self._run(plan, ctx, "post")
-        return GuardrailResult.from_violations(held + result.violations) if held else result
+        return _after(held, self._run(plan, ctx, "post"))
 
     def validate(self, text: str) -> GuardrailResult:
         """Check a checkpoint before resuming from it, with fresh checkers and no reporting.
@@ -201,6 +202,7 @@ class GuardrailEngine:
 
     def defer(self, ctx: GuardrailContext, deliver: _Deliver) -> None:
         """Queue a check to run later (`run_deferred`), keeping checks in stream order."""
+        self._fresh = False
         self._deferred.append((ctx, deliver))
 
     def run_deferred(self) -> None:
@@ -213,29 +215,32 @@ class GuardrailEngine:
 
     def _stream(self, ctx: GuardrailContext) -> GuardrailResult:
         """A streaming check: `_run` over the stream plan, with the fast path inlined."""
+        self._fresh = False
         tel = self.telemetry
         if ctx.completed or (tel is not None and tel.detailed):
-            held = self._flush()
-            result = self._run(self._stream_plan, ctx, "stream")
-            return GuardrailResult.from_violations(held + result.violations) if held else result
+            return _after(self._flush(), self._run(self._stream_plan, ctx, "stream"))
         delta = ctx.delta
-        screen = self._screen
         unquiet, self._unquiet = self._unquiet is delta, None
-        if (
-            screen is None
-            or unquiet
-            or self._held_chars > _MAX_HELD
-            or (delta and screen.sees(delta))
-        ):
+        if unquiet or not (delta and self._quiet(delta)):
             if self._held:
                 delta = self._release(delta)
             result = self._feed_plan(self._fast_plan, ctx, delta)
             self._rescreen()
             return result
-        if delta:
-            self._held.append(delta)
-            self._held_chars += len(delta)
+        self._keep(delta)
         return self._feed_plan(self._always, ctx, "") if self._always else PASSED
+
+    def _quiet(self, delta: str) -> bool:
+        """Whether `delta` may be held. The screen sees every delta it can (its carry must
+        follow the text), even one that too much held text releases anyway."""
+        screen = self._screen
+        if screen is None:
+            return False
+        return not screen.sees(delta) and self._held_chars <= _MAX_HELD
+
+    def _keep(self, delta: str) -> None:
+        self._held.append(delta)
+        self._held_chars += len(delta)
 
     def _feed_plan(self, plan: _FastPlan, ctx: GuardrailContext, text: str) -> GuardrailResult:
         """Run `plan`: built-in checkers are fed `text`, the others called with `ctx`."""
@@ -400,6 +405,11 @@ def _feed_of(checker: Checker) -> _Feed | None:
     if kind.__call__ is StreamChecker.__call__ and kind.wake is not StreamChecker.wake:
         return checker.feed
     return None
+
+
+def _after(held: list[GuardrailViolation], result: GuardrailResult) -> GuardrailResult:
+    """`result` after the violations the held text brought (found when it was flushed)."""
+    return GuardrailResult.from_violations(held + result.violations) if held else result
 
 
 def _valid(found: list[GuardrailViolation]) -> list[GuardrailViolation]:

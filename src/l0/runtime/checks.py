@@ -64,7 +64,6 @@ class ContentChecks:
         self.checkpoints = 0
         self._announce_checkpoints = announce_checkpoints
         self._next_guard = self._next_drift = self._next_checkpoint = _NEVER
-        self._started = False
 
     # ---------------------------------------------------------------- attempts
 
@@ -72,12 +71,10 @@ class ContentChecks:
         """A new attempt starts from the checkpoint (when resuming) or from nothing."""
         state = self.state
         prefix = state.checkpoint if self._resuming else ""
-        if self._started or prefix:  # the first attempt finds both fresh from __init__
-            if self.engine is not None:
-                self.engine.reset(prefix)
-            if self.drift is not None:
-                self.drift.reset(prefix)
-        self._started = True
+        if self.engine is not None:
+            self.engine.reset(prefix)  # a no-op on an engine that has checked nothing yet
+        if self.drift is not None:
+            self.drift.reset(prefix)
         self._guard_from, self._drift_from = state._cursor(), state._cursor()
         self._next_guard = self.guard_every if self.engine is not None else _NEVER
         self._next_drift = self.drift_every if self.drift is not None else _NEVER
