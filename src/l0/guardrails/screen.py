@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .anchors import fold
 
-__all__ = ["NEVER", "NEWLINE", "AnchorWatch", "Screen", "Wake", "carry_len", "screen_for"]
+__all__ = ["NEVER", "NEWLINE", "AnchorWatch", "Screen", "Wake", "screen_for"]
 
 _MAX_ANCHOR = 64  # a prefix of an anchor is an anchor too: longer ones are cut (see Wake)
 
@@ -69,7 +69,7 @@ class AnchorWatch:
     ) -> None:
         self.anchors = tuple(anchors)
         self.chars = tuple(chars)
-        self.carry_len = carry_len(self.anchors)
+        self.carry_len = _carry_len(self.anchors)
         count = self.carry_len
         self._carry = carry[len(carry) - count :] if count < len(carry) else carry
         self.blind = not whole and len(self._carry) < count
@@ -103,7 +103,7 @@ class AnchorWatch:
         return False
 
 
-def carry_len(anchors: Sequence[str]) -> int:
+def _carry_len(anchors: Sequence[str]) -> int:
     """Characters of carry an anchor test needs: an anchor may end one past them."""
     return max(map(len, anchors), default=1) - 1
 
