@@ -7,6 +7,8 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 import l0
 from l0 import ErrorCategory, ErrorCode, EventType
 from l0 import ObservabilityEventType as T
@@ -218,3 +220,115 @@ async def test_abort_during_the_factory_call(fault_server: FaultServer) -> None:
         events = await consumer
         assert events[-1].error.code is ErrorCode.STREAM_ABORTED
         await wait_closed(fault_server)
+
+
+# The watchdog's cancellation is ours to absorb only when it is the only one in flight. These
+# pin the three ways that went wrong or could: a second cancellation sent while the provider's
+# code was still cleaning up after the first (httpcore closes connections inside anyio's
+# shielded checkpoints), an abort sent while a failed attempt was being closed, and an
+# outside cancellation arriving on top of a watchdog timeout.
+
+
+async def test_an_abort_is_sent_once_while_the_provider_cleans_up() -> None:
+    waiting = asyncio.Event()
+
+    async def factory() -> Any:
+        try:
+            waiting.set()
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            # Slow cleanup, as a client closing its connection: the watchdog ticks
+            # (every 5 ms here) many times before the cancellation reaches the session.
+            await asyncio.sleep(0.05)
+            raise
+
+    result = await l0.run(factory, retry=l0.Retry.none(), timeout=short_timeout(10, 0.02))
+    consumer = asyncio.create_task(drain(result))
+    await waiting.wait()
+    result.abort()
+    events = await consumer
+
+    assert events[-1].error.code is ErrorCode.STREAM_ABORTED
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+class _ClosesSlowly:
+    """A provider stream that fails at once and whose close waits for `release`."""
+
+    def __init__(self) -> None:
+        self.closing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __aiter__(self) -> _ClosesSlowly:
+        return self
+
+    async def __anext__(self) -> str:
+        raise ConnectionResetError("dropped")
+
+    async def aclose(self) -> None:
+        self.closing.set()
+        await self.release.wait()
+
+
+async def test_an_abort_while_a_failed_attempt_closes_is_flagged_not_sent() -> None:
+    stream = _ClosesSlowly()
+    result = await l0.run(lambda: stream, retry=fast_retry(), timeout=short_timeout(10, 10))
+    consumer = asyncio.create_task(drain(result))
+    await stream.closing.wait()
+    result.abort()
+    stream.release.set()
+    events = await consumer
+
+    error = events[-1].error
+    assert error.code is ErrorCode.STREAM_ABORTED
+    assert isinstance(error.__cause__, ConnectionResetError)  # the attempt's own failure
+    assert result.outcome == "aborted"
+    assert result.state.attempt == 1  # the abort stopped the retry
+
+
+async def test_an_outside_cancel_on_top_of_a_timeout_propagates() -> None:
+    interrupted = asyncio.Event()
+
+    async def factory() -> Any:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            interrupted.set()  # the watchdog's timeout arrived
+            await asyncio.Event().wait()  # still cleaning up when the caller cancels
+
+    result = await l0.run(factory, retry=fast_retry(), timeout=short_timeout(0.05, None))
+    consumer = asyncio.create_task(drain(result))
+    await interrupted.wait()
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+
+
+async def test_aborts_at_every_moment_of_a_real_request_end_the_session(
+    fault_server: FaultServer, client: Any
+) -> None:
+    """Aborts landing anywhere in the openai client (connecting, awaiting headers, reading,
+    closing) while the watchdog ticks every 5 ms: each session ends with an event, and no
+    cancellation reaches the caller."""
+    text = "The quick brown fox jumps over the lazy dog while l0 keeps the stream alive."
+    delays = [i * 0.0005 for i in range(48)]
+    fault_server.enqueue(*(Reply(text=text, chunk_delay=0.001) for _ in delays))
+
+    async def aborted_after(delay: float) -> tuple[str, ErrorCode | None]:
+        result = await l0.run(
+            opener(client), retry=l0.Retry.none(), timeout=short_timeout(10, 0.02)
+        )
+        asyncio.get_running_loop().call_later(delay, result.abort)
+        events = await drain(result)
+        error = events[-1].error
+        return result.outcome, error.code if error is not None else None
+
+    for start in range(0, len(delays), 8):
+        endings = await asyncio.gather(*(aborted_after(d) for d in delays[start : start + 8]))
+        for outcome, code in endings:
+            assert (outcome, code) in {("aborted", ErrorCode.STREAM_ABORTED), ("success", None)}
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    # httpcore can keep a connection whose request was cancelled just after connecting
+    # (encode/httpcore#1093) in its pool; closing the client must close everything.
+    await client.close()
+    await wait_closed(fault_server)

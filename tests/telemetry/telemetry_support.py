@@ -26,7 +26,8 @@ COMPLETION = "PLANTEDCOMPLETION alpha beta gamma"
 MESSAGES: list[Any] = [{"role": "user", "content": PROMPT}]
 
 RETRY = l0.Retry(attempts=2, max_retries=3, base_delay=0.0, max_delay=0.0)
-TIMEOUT = l0.Timeout(initial_token=0.3, inter_token=0.3)
+# Long enough that a loaded machine never times out a healthy stream; stalls last 3 s+.
+TIMEOUT = l0.Timeout(initial_token=1.0, inter_token=1.0)
 
 
 def factory(client: openai.AsyncOpenAI, model: str = "gpt-test") -> Callable[[], Any]:

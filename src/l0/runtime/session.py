@@ -425,18 +425,14 @@ class Session:
 
     def _interrupt_or_raise(self) -> L0Error:
         """Turn the watchdog's cancellation into an error; re-raise a real cancellation."""
-        watch = self.watch
-        fired, ours = watch.fired, watch.cancelled
-        watch.cancelled = False
-        task = asyncio.current_task()
-        # Absorb only the cancellation the watchdog sent, and only if no other is pending.
-        if fired is None or not ours or task is None or task.uncancel() > 0:
+        fired = self.watch.take_back()
+        if fired is None:
             raise asyncio.CancelledError
         return self._interrupt_error(fired)
 
     def _interrupt_error(self, fired: Interrupt) -> L0Error:
         if fired.kind == "abort":
-            return L0Error("the stream was aborted", ErrorCode.STREAM_ABORTED)
+            return _aborted()
         elapsed_ms = _ms(fired.elapsed)
         self.tel.emit(
             T.TIMEOUT_TRIGGERED,
@@ -556,6 +552,11 @@ class Session:
 
     def _fail(self, error: BaseException, decision: RetryDecision) -> Event:
         state = self.state
+        if self._abort_source is not None and not _is_abort(error):
+            # Aborted while this attempt was failing: the abort is why no attempt follows.
+            aborted = _aborted()
+            aborted.__cause__ = error
+            error = aborted
         final = self._final_error(error)
         self.error = final
         self.outcome = "aborted" if final.code is ErrorCode.STREAM_ABORTED else "error"
@@ -696,6 +697,14 @@ class Session:
 
 def _ms(seconds: float | None) -> int:
     return int(seconds * 1000) if seconds is not None else 0
+
+
+def _aborted() -> L0Error:
+    return L0Error("the stream was aborted", ErrorCode.STREAM_ABORTED)
+
+
+def _is_abort(error: BaseException) -> bool:
+    return isinstance(error, L0Error) and error.code is ErrorCode.STREAM_ABORTED
 
 
 def _error_type(error: BaseException | None, decision: RetryDecision | None) -> str | None:

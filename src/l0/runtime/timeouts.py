@@ -10,6 +10,12 @@ session's async generator (`ag_running` is true while it awaits inside, false wh
 consumer holds a token), so the loop itself flips no flag per token.
 
 Detection happens between `timeout` and `1.25 * timeout` after the last chunk.
+
+The watchdog cancels the task at most once per watched wait, and only inside one (between
+`arm` and `disarm`): a second cancellation, or one landing while the session closes a
+failed attempt, would reach the caller as a real `CancelledError`. Like `asyncio.timeout`,
+it counts the task's cancellation requests, so a cancellation from anyone else still
+propagates.
 """
 
 from __future__ import annotations
@@ -63,6 +69,8 @@ class Watchdog:
     """Watches one attempt at a time on behalf of one consuming task."""
 
     __slots__ = (
+        "_armed",
+        "_cancels_before",
         "_generator",
         "_handle",
         "_last_progress",
@@ -90,6 +98,8 @@ class Watchdog:
         self.fired: Interrupt | None = None
         # True while a cancellation we sent is in flight: only that one is ours to absorb.
         self.cancelled = False
+        self._cancels_before = 0
+        self._armed = False
         self._generator: weakref.ref[AsyncGenerator[object, None]] | None = None
         self.seen = 0
         self._streaming = False
@@ -104,6 +114,8 @@ class Watchdog:
     @property
     def waiting(self) -> bool:
         """True while the session awaits the provider (or a backoff), not the consumer."""
+        if not self._armed:
+            return False
         generator = self._generator() if self._generator is not None else None
         return generator is not None and bool(getattr(generator, "ag_running", False))
 
@@ -123,11 +135,31 @@ class Watchdog:
         self.disarm()
         self._loop = asyncio.get_running_loop()
         self.task = asyncio.current_task()
+        self._armed = True
 
     def disarm(self) -> None:
+        """End the watched wait; from here an abort is only flagged, never sent."""
+        self._armed = False
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self.cancelled and self.task is not None:
+            # The provider's code swallowed our cancellation: take its request back.
+            self.cancelled = False
+            self.task.uncancel()
+
+    def take_back(self) -> Interrupt | None:
+        """Called on a `CancelledError`: the interrupt it carried if it was ours alone.
+
+        None means it is a real cancellation (ours was not in flight, or someone else
+        cancelled the task as well) and must propagate.
+        """
+        if not self.cancelled or self.task is None:
+            return None
+        self.cancelled = False
+        if self.task.uncancel() > self._cancels_before:
+            return None
+        return self.fired
 
     def interrupt(self, kind: str) -> None:
         """Stop the attempt now (an abort): cancel the wait, or flag it for the next chunk."""
@@ -140,7 +172,10 @@ class Watchdog:
             self._cancel(self.task)
 
     def _cancel(self, task: asyncio.Task[object]) -> None:
+        if self.cancelled:
+            return
         self.cancelled = True
+        self._cancels_before = task.cancelling()
         task.cancel()
 
     def _progress(self) -> int:
@@ -150,6 +185,9 @@ class Watchdog:
     def _tick(self) -> None:
         assert self._loop is not None and self._period is not None
         if self.fired is not None:
+            if self.cancelled:  # already sent
+                self._handle = None
+                return
             # An abort flagged from the watched task itself: deliver it once it waits.
             if self.waiting and self.task is not None:
                 self._handle = None
