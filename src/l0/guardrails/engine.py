@@ -144,15 +144,19 @@ class GuardrailEngine:
     # -------------------------------------------------------------- checks
 
     def hold(self, delta: str) -> bool:
-        """Hold `delta` back if no checker needs it now (see the call protocol)."""
-        if self._screen is None or self._always or self._deferred:
+        """Hold `delta` back if no checker needs it now (see the call protocol).
+
+        `_quiet` and `_keep` written out: on prose this is the whole of most checks."""
+        screen = self._screen
+        if screen is None or self._always or self._deferred:
             return False
         if not delta:
             return True
-        if not self._quiet(delta):
+        if screen.sees(delta) or self._held_chars > _MAX_HELD:
             self._unquiet = delta  # `check` must not screen it again: the screen saw it
             return False
-        self._keep(delta)
+        self._held.append(delta)
+        self._held_chars += len(delta)
         return True
 
     def check(self, ctx: GuardrailContext) -> GuardrailResult:

@@ -20,7 +20,7 @@ from .continuation import OverlapTrimmer
 
 if TYPE_CHECKING:
     from ..adapters import Translator
-    from ..drift import DriftDetector
+    from ..drift import DriftDetector, DriftResult
     from ..guardrails.engine import GuardrailEngine
     from ..guardrails.types import GuardrailResult
     from .options import Options
@@ -152,10 +152,19 @@ class ContentChecks:
         try:
             if n >= self._next_guard:
                 self._next_guard = n + self.guard_every
-                self._guard(completed=False)
+                # `_guard` with its usual outcome written out: the engine holds the delta.
+                engine = self.engine
+                assert engine is not None
+                delta = self.state._since(self._guard_from)
+                if not engine.hold(delta):
+                    self._check_guard(delta, completed=False)
             if n >= self._next_drift:
                 self._next_drift = n + self.drift_every
-                self._check_drift(completed=False)
+                drift = self.drift
+                assert drift is not None
+                found = drift.check(self.state._since(self._drift_from))
+                if found.detected:
+                    self._take_drift(found)
         except L0Error:
             state = self.state
             state._rewind(state.content_length - len(text), state.token_count - 1)
@@ -180,19 +189,17 @@ class ContentChecks:
     def complete(self) -> None:
         """Checks that run once, when the provider stream ended."""
         if self.engine is not None:
-            self._guard(completed=True)
+            self._check_guard(self.state._since(self._guard_from), completed=True)
         if self.drift is not None:
-            self._check_drift(completed=True)
+            result = self.drift.check(self.state._since(self._drift_from), completed=True)
+            if result.detected:
+                self._take_drift(result)
 
-    def _guard(self, completed: bool) -> None:
+    def _check_guard(self, delta: str, completed: bool) -> None:
         engine = self.engine
         assert engine is not None
-        state = self.state
-        delta = state._since(self._guard_from)
-        if not completed and engine.hold(delta):
-            return
         context = self._context
-        context.renew(delta, state.token_count, completed)
+        context.renew(delta, self.state.token_count, completed)
         result = (engine.check_complete if completed else engine.check)(context)
         if result is not PASSED:
             self._take_guardrail_result(result)
@@ -204,13 +211,8 @@ class ContentChecks:
         if result.should_retry:
             raise L0Error(_describe(result), ErrorCode.GUARDRAIL_VIOLATION)
 
-    def _check_drift(self, completed: bool) -> None:
-        assert self.drift is not None
+    def _take_drift(self, result: DriftResult) -> None:
         state = self.state
-        delta = state._since(self._drift_from)
-        result = self.drift.check(delta, completed=completed)
-        if not result.detected:
-            return
         state.drift_detected = True
         state.drift_types.extend(t for t in result.types if t not in state.drift_types)
         if getattr(self.options.drift, "retry", True):
