@@ -332,3 +332,20 @@ async def test_aborts_at_every_moment_of_a_real_request_end_the_session(
     # (encode/httpcore#1093) in its pool; closing the client must close everything.
     await client.close()
     await wait_closed(fault_server)
+
+
+async def test_a_timeout_the_provider_turns_into_its_own_error_is_still_a_timeout() -> None:
+    async def factory() -> Any:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("connection torn down") from None  # swallows the cancel
+
+    result = await l0.run(factory, retry=l0.Retry.none(), timeout=short_timeout(0.05, None))
+    events = await drain(result)
+
+    error = events[-1].error
+    assert error.code is ErrorCode.INITIAL_TOKEN_TIMEOUT
+    assert isinstance(error.__cause__, RuntimeError)
+    # The cancellation it swallowed was taken back: the caller's task is not left cancelled.
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]

@@ -189,7 +189,7 @@ class Session:
                     except asyncio.CancelledError:
                         error = self._interrupt_or_raise()
                     except Exception as exc:
-                        error = exc
+                        error = self._provider_error(exc)
                     watch.disarm()
                     if error is None:
                         for outcome in self._success_events():
@@ -429,6 +429,16 @@ class Session:
         if fired is None:
             raise asyncio.CancelledError
         return self._interrupt_error(fired)
+
+    def _provider_error(self, error: Exception) -> BaseException:
+        """`error`, or the watchdog's interrupt when the provider's code turned the
+        cancellation it sent into an error of its own (the watchdog takes it back)."""
+        watch = self.watch
+        if watch.fired is None or not watch.cancelled:
+            return error
+        interrupt = self._interrupt_error(watch.fired)
+        interrupt.__cause__ = error
+        return interrupt
 
     def _interrupt_error(self, fired: Interrupt) -> L0Error:
         if fired.kind == "abort":
