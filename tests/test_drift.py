@@ -437,3 +437,16 @@ def test_no_false_positives_on_long_generated_prose() -> None:
             assert not detector.check("".join(chunks[i - 5 : i + 5])).detected
     assert engine.check_complete(GuardrailContext("".join(chunks), True, "")).violations == []
     assert not detector.check("", completed=True).detected
+
+
+def test_the_shared_quiet_result_cannot_be_changed() -> None:
+    quiet = DriftDetector().check("A calm sentence about the weather.")
+    assert not quiet.detected
+    with pytest.raises(TypeError, match="read-only; copy it first"):
+        quiet.types.append("repetition")
+    with pytest.raises(TypeError, match="read-only"):
+        quiet.details["repetition"] = 1.0
+    assert quiet.types == [] and quiet.details == {}
+    copy = list(quiet.types)
+    copy.append("repetition")  # a copy is free to change
+    assert copy == ["repetition"]

@@ -50,8 +50,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._readonly import ReadOnlyDict, ReadOnlyList
 from .events import ObservabilityEventType as T
 from .guardrails.streamtext import (
     TailMatcher,
@@ -144,30 +145,6 @@ class DriftResult:
     types: list[str]
     confidence: float
     details: dict[str, float] = field(default_factory=dict)
-
-
-class _ReadOnlyList(list[str]):
-    """The empty `types` of the shared quiet result: it must stay empty."""
-
-    __slots__ = ()
-
-    def _read_only(self, *args: object, **kwargs: object) -> Any:
-        raise TypeError("this list is shared and read-only; copy it first")
-
-    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
-
-
-class _ReadOnlyDict(dict[str, float]):
-    """The empty `details` of the shared quiet result: it must stay empty."""
-
-    __slots__ = ()
-
-    def _read_only(self, *args: object, **kwargs: object) -> Any:
-        raise TypeError("this dict is shared and read-only; copy it first")
-
-    __setitem__ = __delitem__ = __ior__ = _read_only
-    clear = pop = popitem = setdefault = update = _read_only
 
 
 def _phrase(text: str) -> re.Pattern[str]:
@@ -1172,6 +1149,6 @@ def _merge(
 
 _DEFAULT_CONFIG = DriftConfig()
 
-_QUIET = DriftResult(False, _ReadOnlyList(), 0.0, _ReadOnlyDict())
+_QUIET = DriftResult(False, ReadOnlyList(), 0.0, ReadOnlyDict())
 """What a check that found nothing new returns (shared and read-only: building a result
 per check would cost more than the check itself)."""

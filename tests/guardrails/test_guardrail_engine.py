@@ -18,10 +18,12 @@ from l0.guardrails import (
     Severity,
     create_guardrail_engine,
     json_rule,
+    markdown_rule,
     pattern_rule,
     strict_json_rule,
     zero_output_rule,
 )
+from l0.guardrails.types import PASSED
 from l0.telemetry.facade import Telemetry
 
 T = ObservabilityEventType
@@ -350,3 +352,12 @@ def test_reset_of_an_engine_that_checked_nothing_keeps_its_fresh_checkers() -> N
     engine.check(GuardrailContext("", False, "Hello"))
     engine.reset()
     assert all(engine._checkers[i] is not c for i, c in built.items())
+
+
+def test_the_shared_passing_result_cannot_be_changed() -> None:
+    engine = GuardrailEngine([markdown_rule()])
+    result = engine.check(GuardrailContext("fine prose", False, "fine prose"))
+    assert result is PASSED
+    with pytest.raises(TypeError, match="read-only; copy it first"):
+        result.violations.append(GuardrailViolation("x", "y"))
+    assert PASSED.violations == []

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._readonly import ReadOnlyList
+
 __all__ = [
     "Checker",
     "CheckerFactory",
@@ -148,18 +150,6 @@ class GuardrailRule:
     incremental: CheckerFactory | None = None
 
 
-class _ReadOnlyList(list[GuardrailViolation]):
-    """The empty violation list of the shared passing result: it must stay empty."""
-
-    __slots__ = ()
-
-    def _read_only(self, *args: object, **kwargs: object) -> Any:
-        raise TypeError("this violation list is shared and read-only; copy it first")
-
-    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
-
-
 @dataclass(frozen=True, slots=True)
 class GuardrailResult:
     """The verdict of one engine check.
@@ -186,6 +176,6 @@ class GuardrailResult:
         return cls(passed, violations, halt, retry)
 
 
-PASSED = GuardrailResult(True, _ReadOnlyList(), False, False)
+PASSED = GuardrailResult(True, ReadOnlyList(), False, False)
 """What a check that found nothing new returns (shared: building a result per check costs
 more than the built-in rules' checks themselves)."""
