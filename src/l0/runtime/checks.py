@@ -152,7 +152,7 @@ class ContentChecks:
         try:
             if n >= self._next_guard:
                 self._next_guard = n + self.guard_every
-                # `_guard` with its usual outcome written out: the engine holds the delta.
+                # Usually the engine holds the delta back and no rule runs (see `hold`).
                 engine = self.engine
                 assert engine is not None
                 delta = self.state._since(self._guard_from)
