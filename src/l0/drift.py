@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 
 from ._readonly import ReadOnlyDict, ReadOnlyList
 from .events import ObservabilityEventType as T
+from .guardrails.screen import NEVER, Wake
 from .guardrails.streamtext import (
     TailMatcher,
     UnitSplitter,
@@ -973,15 +974,31 @@ class DriftDetector:
 
     # -------------------------------------------------------------- checks
 
-    def check(self, delta: str, completed: bool = False) -> DriftResult:
+    @property
+    def wake(self) -> Wake | None:
+        """What new text must contain for a check to matter before the next batch is due
+        (`room`): the meta-commentary anchors (`l0.guardrails.screen`). None while a phrase
+        may be completing: then every delta matters. Text without it may be fed later,
+        joined to what follows, with the same results at the same check."""
+        meta = self._meta
+        return NEVER if meta is None else meta.wake
+
+    @property
+    def room(self) -> int:
+        """Characters that may still arrive before the pending blocks make a batch."""
+        return self._batch - len(self._pending)
+
+    def check(self, delta: str, completed: bool = False, *, screened: int = 0) -> DriftResult:
         """Feed the text added since the previous check; report drift types first seen now.
 
-        A check that finds nothing new returns a shared, read-only quiet result.
+        `screened`: the first that many characters of `delta` were screened for `wake` by
+        the caller (with a carry of its own) and hold none of it: they are not looked at
+        again. A check that finds nothing new returns a shared, read-only quiet result.
         """
         tel = self.telemetry
         if tel is not None and tel.detailed:
             return self._check_observed(tel, delta, completed)
-        found = self._feed(delta, completed)
+        found = self._feed(delta, completed, screened)
         if found is None:
             return _QUIET
         result = self._new_result(found)
@@ -1041,11 +1058,14 @@ class DriftDetector:
 
     # ------------------------------------------------------------- feeding
 
-    def _feed(self, delta: str, completed: bool) -> dict[str, float] | None:
+    def _feed(self, delta: str, completed: bool, screened: int = 0) -> dict[str, float] | None:
         """Feed a delta; the drift types it revealed (None for none)."""
         found = None
         meta = self._meta
-        if meta is not None and (delta or completed) and meta.feed(delta, completed):
+        if meta is not None and screened:
+            meta.feed(delta[:screened], screened=True)
+        rest = delta[screened:] if screened else delta
+        if meta is not None and (rest or completed) and meta.feed(rest, completed):
             self._metrics["meta_commentary"] = 1.0
             self._meta = None  # reported once per attempt: no need to look any further
             found = {"meta_commentary": 0.9}

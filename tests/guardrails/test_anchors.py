@@ -13,6 +13,7 @@ import pytest
 from l0.drift import _META
 from l0.guardrails.anchors import anchor_of, anchors_of, fold
 from l0.guardrails.patterns import DEFAULT_PATTERNS
+from l0.guardrails.screen import AnchorWatch
 from l0.guardrails.streamtext import TailMatcher
 
 _parser: Any = sys.modules["re._parser"]
@@ -138,3 +139,44 @@ def test_the_anchor_gate_finds_what_a_full_scan_finds(seed: int) -> None:
         assert gated.feed(delta) == full.feed(delta)
         cursor += size
     assert gated.feed("", final=True) == full.feed("", final=True)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_matcher_fed_screened_text_finds_what_a_full_scan_finds(seed: int) -> None:
+    # As the guardrail engine and drift do: a screen with the matcher's anchors follows
+    # every delta; quiet deltas are held and fed later in one piece, marked screened.
+    rng = random.Random(seed)
+    words = ["the", "model", "said", "I", "am", "as", "an", "aid", "sorry", "\n\n", "can", "to"]
+    parts = [rng.choice(words) if rng.random() < 0.85 else phrases(rng) for _ in range(400)]
+    text = rng.choice(WHITESPACE).join(parts)
+    screened = TailMatcher(PATTERNS, 64)
+    full = TailMatcher(PATTERNS, 64)
+    full._watch = None  # always scan
+    screen = AnchorWatch(anchors_of(tuple(PATTERNS)) or ())
+    held: list[str] = []
+    found, expected = [], []
+    cursor = 0
+    while cursor < len(text):
+        delta = text[cursor : cursor + rng.choice([1, 2, 3, 7, 30, 200])]
+        cursor += len(delta)
+        expected += full.feed(delta)
+        if not screen.sees(delta):
+            held.append(delta)
+            continue
+        if held:
+            found += screened.feed("".join(held), screened=True)
+            held.clear()
+        found += screened.feed(delta)
+    found += screened.feed("".join(held), screened=True) + screened.feed("", final=True)
+    assert found == expected + full.feed("", final=True)
+    assert found
+
+
+def test_skipping_text_keeps_the_carry_across_long_whitespace_runs() -> None:
+    watch = AnchorWatch((" an ai",))
+    watch.skip("I am just" + " " * 40 + "\n" * 30 + "\t an")
+    assert watch.carry == "am just an"[-watch.carry_len :]
+    assert watch.sees("  AI")
+    fresh = AnchorWatch((" an ai",))
+    fresh.skip("an")  # all of it: continues the (empty) carry
+    assert fresh.carry == "an" and not fresh.sees(" ai")  # " an ai" needs the space before

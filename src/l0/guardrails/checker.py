@@ -55,6 +55,12 @@ class StreamChecker:
     def feed(self, delta: str) -> list[GuardrailViolation]:
         raise NotImplementedError
 
+    def feed_screened(self, text: str) -> list[GuardrailViolation]:
+        """`feed` text that was held back: the engine's screen, which follows the text with
+        a carry of its own, found nothing of this checker's `wake` in it. A checker that
+        looks for its wake itself may skip that (the pattern checker does)."""
+        return self.feed(text)
+
     def finish(self) -> list[GuardrailViolation]:
         return []
 

@@ -81,6 +81,7 @@ class GuardrailEngine:
         self._wakes: tuple[Wake | None, ...] | None = None
         self._screen: Screen | None = None
         self._unquiet: str | None = None  # what `hold` just screened and let through
+        self._listening: Wake | None = None  # watched for another reader (`listen`)
         self._new_attempt()
 
     # ------------------------------------------------------------ attempts
@@ -108,6 +109,7 @@ class GuardrailEngine:
         self._held.clear()
         self._held_chars = 0
         self._screen = None
+        self._listening = None
         self.violations = []
         self._seen.clear()
         self._errors.clear()
@@ -158,6 +160,19 @@ class GuardrailEngine:
         self._held.append(delta)
         self._held_chars += len(delta)
         return True
+
+    def listen(self, wake: Wake | None) -> bool:
+        """Also screen for `wake` on behalf of another reader of the same text (drift's
+        meta-commentary matcher): from now on `hold` holds a delta only if nothing that
+        wake asks for is in it either, so that reader may skip it too. One screen pass
+        serves both. Returns whether the screen covers `wake` now (it does not without a
+        screen, or for None); the attempt's reset ends it.
+        """
+        if wake is not self._listening:
+            self._listening = wake
+            self._wakes = None
+            self._rescreen()
+        return wake is not None and self._screen is not None and not self._always
 
     def check(self, ctx: GuardrailContext) -> GuardrailResult:
         """Streaming check of the rules with `streaming=True`; only new violations return."""
@@ -226,9 +241,8 @@ class GuardrailEngine:
         delta = ctx.delta
         unquiet, self._unquiet = self._unquiet is delta, None
         if unquiet or not (delta and self._quiet(delta)):
-            if self._held:
-                delta = self._release(delta)
-            result = self._feed_plan(self._fast_plan, ctx, delta)
+            held = self._flush()
+            result = _after(held, self._feed_plan(self._fast_plan, ctx, delta))
             self._rescreen()
             return result
         self._keep(delta)
@@ -266,27 +280,34 @@ class GuardrailEngine:
                     new = admitted if new is None else new + admitted
         return PASSED if new is None else GuardrailResult.from_violations(new)
 
-    def _release(self, delta: str) -> str:
-        """The held text and `delta`, in one piece; nothing is held afterwards."""
-        self._held.append(delta)
+    def _flush(self) -> list[GuardrailViolation]:
+        """Feed the held text, in one piece, to the checkers it was held from (before any
+        other text), telling them the screen found nothing of their wakes in it."""
+        if not self._held:
+            return []
         text = "".join(self._held)
         self._held.clear()
         self._held_chars = 0
-        return text
-
-    def _flush(self) -> list[GuardrailViolation]:
-        """Feed the held text to the checkers it was held from (before any other text)."""
-        if not self._held:
-            return []
-        text = self._release("")
-        plan = [step for step in self._fast_plan if step[3] is not None]
-        return list(self._feed_plan(plan, GuardrailContext(), text).violations)
+        found: list[GuardrailViolation] = []
+        for index, rule, checker, feed in self._fast_plan:
+            if feed is None or not isinstance(checker, StreamChecker):
+                continue  # the rules that are not held from (a feed is a StreamChecker's)
+            try:
+                new = checker.feed_screened(text)
+            except Exception as exc:
+                self._failed(index, exc, "stream", True)
+                continue
+            if new:
+                found += self._admit(index, rule, _valid(new), "stream")
+        return found
 
     def _rescreen(self) -> None:
         """The screen for the checkers' wakes now (they change as a checker's state does)."""
         if not self._screened:
             return
         wakes = tuple(map(_WAKE, self._screened))
+        if self._listening is not None:
+            wakes += (self._listening,)
         if wakes != self._wakes:
             self._wakes = wakes
             self._screen = screen_for(wakes, self._screen)

@@ -108,6 +108,10 @@ class PatternChecker(StreamChecker):
         matches = self._matcher.feed(delta)
         return self._report(matches) if matches else []
 
+    def feed_screened(self, text: str) -> list[GuardrailViolation]:
+        matches = self._matcher.feed(text, screened=True)
+        return self._report(matches) if matches else []
+
     def finish(self) -> list[GuardrailViolation]:
         return self._report(self._matcher.feed("", final=True))
 

@@ -102,6 +102,27 @@ class AnchorWatch:
                 return True
         return False
 
+    def skip(self, text: str) -> None:
+        """Follow `text` without looking at it: the caller screened it for these anchors
+        (with a carry of its own) and none ends in it. Only its end is folded, for the
+        carry."""
+        count = self.carry_len
+        if not self.anchors or not text:
+            return
+        size = 2 * count + 2
+        while True:  # enough of the end to fold into `count` characters (runs shrink)
+            folded = fold(text[-size:])
+            if len(folded) > count or size >= len(text):
+                break
+            size *= 4
+        if size >= len(text):  # all of it: it continues the carry
+            carry = self._carry
+            if folded[:1] == " " and carry[-1:] == " ":
+                folded = folded[1:]
+            folded = carry + folded
+        self._carry = folded[len(folded) - count :] if count < len(folded) else folded
+        self.blind = self.blind and len(self._carry) < count
+
 
 def _carry_len(anchors: Sequence[str]) -> int:
     """Characters of carry an anchor test needs: an anchor may end one past them."""

@@ -254,8 +254,14 @@ class TailMatcher:
         self._wake: Wake | None = None
         self._set_anchors()
 
-    def feed(self, delta: str, final: bool = False) -> list[tuple[int, int, int]]:
-        """New matches as (pattern index, start, end) in absolute offsets, in order."""
+    def feed(
+        self, delta: str, final: bool = False, *, screened: bool = False
+    ) -> list[tuple[int, int, int]]:
+        """New matches as (pattern index, start, end) in absolute offsets, in order.
+
+        `screened`: the caller screened `delta` for this matcher's `wake` (with a carry of
+        its own) and found nothing, so the anchor test is skipped.
+        """
         if not self._live:
             return []  # every pattern reported: nothing left to look for
         start = self._end
@@ -263,8 +269,12 @@ class TailMatcher:
         if delta:
             self._pieces.append(delta)
             self._held += len(delta)
-            if self._watch is not None and self._watch.sees(delta):
-                self._hot_until = end + self.window
+            watch = self._watch
+            if watch is not None:
+                if screened:
+                    watch.skip(delta)
+                elif watch.sees(delta):
+                    self._hot_until = end + self.window
         found: list[tuple[int, int, int]] = []
         if (start < self._hot_until or self._watch is None) and self._live:
             found = self._scan_window(start, final)

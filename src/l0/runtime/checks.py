@@ -3,6 +3,12 @@
 The session calls `run(n)` only when a check is due (it compares one integer per token);
 each check looks at the text added since that check last ran (`State._since`), so its cost
 is O(delta) however long the output is.
+
+Guardrails and drift read the same text, so one screen serves both: the guardrail engine
+also watches for what drift waits for (`GuardrailEngine.listen`, `DriftDetector.wake`).
+A drift check whose text that screen held, and that completes no batch, is skipped: the
+text waits in the state and drift reads it, joined, at the next check that matters, with
+the same verdicts at the same tokens.
 """
 
 from __future__ import annotations
@@ -64,6 +70,13 @@ class ContentChecks:
         self.checkpoints = 0
         self._announce_checkpoints = announce_checkpoints
         self._next_guard = self._next_drift = self._next_checkpoint = _NEVER
+        # Whether drift may skip its checks (see the module docstring): the guardrail
+        # screen watches for it, and has held `_quiet_chars` characters since drift read.
+        self._drift_screened = False
+        self._quiet_chars = 0
+        self._drift_room = 0
+        self._guard_at = -1  # attempt token of the last guardrail check
+        self._skips_drift = self.engine is not None and self.drift is not None
 
     # ---------------------------------------------------------------- attempts
 
@@ -76,6 +89,7 @@ class ContentChecks:
         if self.drift is not None:
             self.drift.reset(prefix)
         self._guard_from, self._drift_from = state._cursor(), state._cursor()
+        self._drift_screened, self._quiet_chars, self._guard_at = False, 0, -1
         self._next_guard = self.guard_every if self.engine is not None else _NEVER
         self._next_drift = self.drift_every if self.drift is not None else _NEVER
         self._next_checkpoint = self.checkpoint_every or _NEVER
@@ -156,15 +170,21 @@ class ContentChecks:
                 engine = self.engine
                 assert engine is not None
                 delta = self.state._since(self._guard_from)
-                if not engine.hold(delta):
+                self._guard_at = n
+                if engine.hold(delta):
+                    if self._drift_screened:
+                        self._quiet_chars += len(delta)
+                else:
+                    self._drift_screened = False
                     self._check_guard(delta, completed=False)
             if n >= self._next_drift:
                 self._next_drift = n + self.drift_every
-                drift = self.drift
-                assert drift is not None
-                found = drift.check(self.state._since(self._drift_from))
-                if found.detected:
-                    self._take_drift(found)
+                if not (
+                    self._drift_screened
+                    and self._guard_at == n
+                    and self._quiet_chars < self._drift_room
+                ):
+                    self._check_drift()
         except L0Error:
             state = self.state
             state._rewind(state.content_length - len(text), state.token_count - 1)
@@ -173,6 +193,23 @@ class ContentChecks:
             self._next_checkpoint = n + self.checkpoint_every
             self._save_checkpoint()
         return min(self._next_guard, self._next_drift, self._next_checkpoint)
+
+    def _check_drift(self) -> None:
+        drift = self.drift
+        assert drift is not None
+        # The held prefix of the text was screened for drift's wake: drift skips it.
+        found = drift.check(self.state._since(self._drift_from), screened=self._quiet_chars)
+        if found.detected:
+            self._take_drift(found)
+        # Only text both read from here on can be screened for drift by the guardrails.
+        aligned = self._guard_from.chars == self._drift_from.chars
+        if self._skips_drift and aligned and not self.tel.detailed:  # detailed: every check
+            engine = self.engine
+            assert engine is not None
+            self._drift_screened = engine.listen(drift.wake)
+        else:
+            self._drift_screened = False
+        self._quiet_chars, self._drift_room = 0, drift.room
 
     def _save_checkpoint(self) -> None:
         state = self.state
