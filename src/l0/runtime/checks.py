@@ -191,7 +191,7 @@ class ContentChecks:
             raise
         if n >= self._next_checkpoint:
             self._next_checkpoint = n + self.checkpoint_every
-            self._save_checkpoint()
+            self._save_checkpoint(n)
         return min(self._next_guard, self._next_drift, self._next_checkpoint)
 
     def _check_drift(self) -> None:
@@ -211,9 +211,11 @@ class ContentChecks:
             self._drift_screened = False
         self._quiet_chars, self._drift_room = 0, drift.room
 
-    def _save_checkpoint(self) -> None:
+    def _save_checkpoint(self, n: int) -> None:
         state = self.state
-        state.checkpoint_length = state.content_length
+        # A guardrail check at this token has just measured the content: no need to count.
+        guarded = self._guard_at == n
+        state.checkpoint_length = self._guard_from.chars if guarded else state.content_length
         state.checkpoint_token_count = state.token_count
         self.checkpoints += 1
         if self._announce_checkpoints:
