@@ -76,7 +76,9 @@ class ContentChecks:
         self._quiet_chars = 0
         self._drift_room = 0
         self._guard_at = -1  # attempt token of the last guardrail check
-        self._skips_drift = self.engine is not None and self.drift is not None
+        # Detailed telemetry reports every drift check: none is skipped then.
+        skippable = self.engine is not None and self.drift is not None
+        self._skips_drift = skippable and not tel.detailed
 
     # ---------------------------------------------------------------- attempts
 
@@ -197,18 +199,22 @@ class ContentChecks:
     def _check_drift(self) -> None:
         drift = self.drift
         assert drift is not None
-        # The held prefix of the text was screened for drift's wake: drift skips it.
-        found = drift.check(self.state._since(self._drift_from), screened=self._quiet_chars)
+        delta = self.state._since(self._drift_from)
+        if not self._skips_drift:
+            found = drift.check(delta)
+        else:  # the held prefix was screened for drift's wake: drift skips it
+            found = drift.check(delta, screened=self._quiet_chars)
+            self._listen_for_drift(drift)
         if found.detected:
             self._take_drift(found)
-        # Only text both read from here on can be screened for drift by the guardrails.
+
+    def _listen_for_drift(self, drift: DriftDetector) -> None:
+        """Have the guardrail screen watch for drift's wake until drift reads next, if it
+        can: only text both read from here on can be screened for drift."""
+        engine = self.engine
+        assert engine is not None
         aligned = self._guard_from.chars == self._drift_from.chars
-        if self._skips_drift and aligned and not self.tel.detailed:  # detailed: every check
-            engine = self.engine
-            assert engine is not None
-            self._drift_screened = engine.listen(drift.wake)
-        else:
-            self._drift_screened = False
+        self._drift_screened = aligned and engine.listen(drift.wake)
         self._quiet_chars, self._drift_room = 0, drift.room
 
     def _save_checkpoint(self, n: int) -> None:
