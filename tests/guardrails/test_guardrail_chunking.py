@@ -143,12 +143,12 @@ class _Lines(StreamChecker):
         return [self.violation("line")] if "\n" in delta else []
 
 
-def test_quiet_deltas_are_held_and_released_in_one_piece_before_the_next() -> None:
+def test_a_quiet_delta_is_held_and_released_in_one_piece_with_the_next() -> None:
     checker = _Lines()
     rule = GuardrailRule("lines", lambda ctx: [], incremental=lambda: checker)
     engine = GuardrailEngine([rule])
     results = [engine.check(GuardrailContext("", False, d)) for d in ["a", "b", "c", "d\ne"]]
-    assert checker.fed == ["a", "bc", "d\ne"]  # the first check learns the wake
+    assert checker.fed == ["a", "bcd\ne"]  # the first check learns the wake
     assert [r.passed for r in results] == [True, True, True, False]
     engine.check(GuardrailContext("", False, "f"))
     engine.check_complete(GuardrailContext("", True, "g"))
@@ -172,7 +172,7 @@ def test_hold_keeps_quiet_text_and_lets_the_rest_through_to_check() -> None:
     assert engine.hold("b") and engine.hold("c")
     assert not engine.hold("d\n")
     assert not engine.check(GuardrailContext("", False, "d\n")).passed
-    assert checker.fed == ["a", "bc", "d\n"]
+    assert checker.fed == ["a", "bcd\n"]
 
 
 def test_a_rule_without_a_wake_still_sees_every_delta_while_others_are_held() -> None:
@@ -193,7 +193,7 @@ def test_a_rule_without_a_wake_still_sees_every_delta_while_others_are_held() ->
         assert not engine.hold(delta)  # a rule needs every delta: check() must run
         engine.check(GuardrailContext("", False, delta))
     assert seen == deltas
-    assert checker.fed == ["a", "b", "c\n"]
+    assert checker.fed == ["a", "bc\n"]
 
 
 class _Waiting(StreamChecker):
@@ -224,8 +224,8 @@ def test_a_checker_that_raises_leaves_the_others_their_held_text() -> None:
     for delta in ["a", "b", ">", "c", "d", "e>", "f\n"]:
         if not engine.hold(delta):
             engine.check(GuardrailContext("", False, delta))
-    assert broken.fed == ["a", "b"]  # raised on its second feed (the held "b"): dropped
-    assert lines.fed == ["a", "b", ">", "cde>", "f\n"]  # ">" no longer wakes anyone
+    assert broken.fed == ["a", "b>"]  # raised on its second feed: dropped
+    assert lines.fed == ["a", "b>", "cde>f\n"]  # ">" no longer wakes anyone
 
 
 @pytest.mark.parametrize("lead", range(78, 90))
@@ -236,3 +236,39 @@ def test_the_delta_that_releases_too_much_held_text_is_still_screened(lead: int)
     expected = reported_per_check(unscreened(rules), chunks)
     assert any(expected)
     assert reported_per_check(GuardrailEngine(rules), chunks, offer=True) == expected
+
+
+class _Anchored(StreamChecker):
+    """A custom checker that waits for an anchor and records how it is fed."""
+
+    def __init__(self) -> None:
+        super().__init__("anchored", "error", True)
+        self.fed: list[tuple[str, str]] = []
+
+    @property
+    def wake(self) -> Wake | None:
+        return Wake("\n", anchors=("as an ai",))
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        self.fed.append(("feed", delta))
+        return []
+
+    def feed_screened(self, text: str) -> list[GuardrailViolation]:
+        self.fed.append(("screened", text))
+        return []
+
+
+def test_held_text_is_released_marked_screened_and_the_anchor_delta_is_fed_apart() -> None:
+    checker = _Anchored()
+    engine = GuardrailEngine([GuardrailRule("a", lambda ctx: [], incremental=lambda: checker)])
+    for delta in ["Well, ", "you see", " it", ", as an", " AI I", " think", "\n", "ok"]:
+        if not engine.hold(delta):
+            engine.check(GuardrailContext("", False, delta))
+    assert checker.fed == [
+        ("feed", "Well, "),  # the first check learns the wake
+        ("feed", "you see"),  # a new screen sees all until it has an anchor's length
+        ("screened", " it, as an"),
+        ("feed", " AI I"),  # the anchor ends here: the checker must look itself
+        ("screened", " think\n"),  # only a character woke the screen: all of it screened
+    ]
+    assert engine.anchored is False

@@ -82,6 +82,10 @@ class GuardrailEngine:
         self._screen: Screen | None = None
         self._unquiet: str | None = None  # what `hold` just screened and let through
         self._listening: Wake | None = None  # watched for another reader (`listen`)
+        self.anchored = True
+        """Whether the last delta the screen let through (`hold`, a check) may hold one of
+        its anchors. False: only a character of a wake woke it (or too much held text), so
+        a reader that waits for anchors only may treat that delta as screened too."""
         self._new_attempt()
 
     # ------------------------------------------------------------ attempts
@@ -151,15 +155,20 @@ class GuardrailEngine:
         `_quiet` and `_keep` written out: on prose this is the whole of most checks."""
         screen = self._screen
         if screen is None or self._always or self._deferred:
+            self.anchored = True
             return False
         if not delta:
             return True
-        if screen.sees(delta) or self._held_chars > _MAX_HELD:
-            self._unquiet = delta  # `check` must not screen it again: the screen saw it
-            return False
-        self._held.append(delta)
-        self._held_chars += len(delta)
-        return True
+        if screen.sees(delta):
+            self.anchored = screen.anchored
+        elif self._held_chars > _MAX_HELD:
+            self.anchored = False
+        else:
+            self._held.append(delta)
+            self._held_chars += len(delta)
+            return True
+        self._unquiet = delta  # `check` must not screen it again: the screen saw it
+        return False
 
     def listen(self, wake: Wake | None) -> bool:
         """Also screen for `wake` on behalf of another reader of the same text (drift's
@@ -241,6 +250,9 @@ class GuardrailEngine:
         delta = ctx.delta
         unquiet, self._unquiet = self._unquiet is delta, None
         if unquiet or not (delta and self._quiet(delta)):
+            if not self.anchored:  # only a character woke the screen: delta is screened too
+                self._keep(delta)
+                delta = ""
             held = self._flush()
             result = _after(held, self._feed_plan(self._fast_plan, ctx, delta))
             self._rescreen()
@@ -253,8 +265,13 @@ class GuardrailEngine:
         follow the text), even one that too much held text releases anyway."""
         screen = self._screen
         if screen is None:
+            self.anchored = True
             return False
-        return not screen.sees(delta) and self._held_chars <= _MAX_HELD
+        if screen.sees(delta):
+            self.anchored = screen.anchored
+            return False
+        self.anchored = False
+        return self._held_chars <= _MAX_HELD
 
     def _keep(self, delta: str) -> None:
         self._held.append(delta)

@@ -62,7 +62,7 @@ class AnchorWatch:
     seeing one.
     """
 
-    __slots__ = ("_carry", "anchors", "blind", "carry_len", "chars")
+    __slots__ = ("_carry", "anchored", "anchors", "blind", "carry_len", "chars")
 
     def __init__(
         self, anchors: Sequence[str], carry: str = "", *, whole: bool = True, chars: str = ""
@@ -73,6 +73,8 @@ class AnchorWatch:
         count = self.carry_len
         self._carry = carry[len(carry) - count :] if count < len(carry) else carry
         self.blind = not whole and len(self._carry) < count
+        self.anchored = False
+        """Whether the last delta `sees` saw may hold an anchor (False: only a char)."""
 
     @property
     def carry(self) -> str:
@@ -93,12 +95,15 @@ class AnchorWatch:
             self._carry = text[len(text) - count :] if count < len(text) else text
             if self.blind:
                 self.blind = len(self._carry) < count
+                self.anchored = True
                 return True
             for anchor in self.anchors:  # a plain loop beats any() here
                 if anchor in text:
+                    self.anchored = True
                     return True
-        for char in self.chars:  # noqa: SIM110 (a plain loop beats any() here)
+        for char in self.chars:
             if char in delta:
+                self.anchored = False
                 return True
         return False
 

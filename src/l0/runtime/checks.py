@@ -173,11 +173,14 @@ class ContentChecks:
                 assert engine is not None
                 delta = self.state._since(self._guard_from)
                 self._guard_at = n
-                if engine.hold(delta):
+                held = engine.hold(delta)
+                if held or not engine.anchored:
+                    # Held, or let through for a character: no anchor of drift's ends in it.
                     if self._drift_screened:
                         self._quiet_chars += len(delta)
                 else:
                     self._drift_screened = False
+                if not held:
                     self._check_guard(delta, completed=False)
             if n >= self._next_drift:
                 self._next_drift = n + self.drift_every
