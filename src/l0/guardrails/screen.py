@@ -84,13 +84,12 @@ class AnchorWatch:
     def sees(self, delta: str) -> bool:
         # One flat function: the guardrail engine calls it every few tokens.
         if self.anchors:
-            folded = delta.lower()
-            if not (folded.isascii() and folded.isprintable()) or "  " in folded:
-                folded = fold(delta)
+            low = delta.lower()
             carry = self._carry
-            if folded[:1] == " " and carry[-1:] == " ":
-                folded = folded[1:]
-            text = carry + folded
+            text = carry + low
+            # Lower-casing folds plain ASCII; "  " also finds a space run across the carry.
+            if not (low.isascii() and low.isprintable()) or "  " in text:
+                text = carry + _after_carry(carry, fold(delta))
             count = self.carry_len
             self._carry = text[len(text) - count :] if count < len(text) else text
             if self.blind:
@@ -121,12 +120,14 @@ class AnchorWatch:
                 break
             size *= 4
         if size >= len(text):  # all of it: it continues the carry
-            carry = self._carry
-            if folded[:1] == " " and carry[-1:] == " ":
-                folded = folded[1:]
-            folded = carry + folded
+            folded = self._carry + _after_carry(self._carry, folded)
         self._carry = folded[len(folded) - count :] if count < len(folded) else folded
         self.blind = self.blind and len(self._carry) < count
+
+
+def _after_carry(carry: str, folded: str) -> str:
+    """Folded text as it continues `carry`: a space run across them is one space."""
+    return folded[1:] if folded[:1] == " " and carry[-1:] == " " else folded
 
 
 def _carry_len(anchors: Sequence[str]) -> int:
