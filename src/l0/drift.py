@@ -1062,10 +1062,7 @@ class DriftDetector:
         """Feed a delta; the drift types it revealed (None for none)."""
         found = None
         meta = self._meta
-        if meta is not None and screened:
-            meta.feed(delta[:screened], screened=True)
-        rest = delta[screened:] if screened else delta
-        if meta is not None and (rest or completed) and meta.feed(rest, completed):
+        if meta is not None and _phrase_in(meta, delta, completed, screened):
             self._metrics["meta_commentary"] = 1.0
             self._meta = None  # reported once per attempt: no need to look any further
             found = {"meta_commentary": 0.9}
@@ -1136,6 +1133,15 @@ class DriftDetector:
             for text in blocks:
                 engine.add(text, final=False, judge=False)
         return engine
+
+
+def _phrase_in(meta: TailMatcher, delta: str, completed: bool, screened: int) -> bool:
+    """Whether the meta-commentary matcher finds a phrase ending in `delta` (its first
+    `screened` characters were screened for the matcher's anchors by the caller)."""
+    if screened and meta.feed(delta[:screened], screened=True):
+        return True
+    rest = delta[screened:] if screened else delta
+    return bool((rest or completed) and meta.feed(rest, completed))
 
 
 def _advance(position: _Position, blocks: list[str]) -> _Position:
