@@ -216,8 +216,11 @@ class ContentChecks:
         can: only text both read from here on can be screened for drift."""
         engine = self.engine
         assert engine is not None
+        wake = drift.wake
         aligned = self._guard_from.chars == self._drift_from.chars
-        self._drift_screened = aligned and engine.listen(drift.wake)
+        # While drift needs every delta (wake None) the screen keeps its anchors: changing
+        # them would cost a new screen, which sees everything until it has a carry.
+        self._drift_screened = wake is not None and aligned and engine.listen(wake)
         self._quiet_chars, self._drift_room = 0, drift.room
 
     def _save_checkpoint(self, n: int) -> None:
