@@ -51,8 +51,7 @@ logger = logging.getLogger("l0.guardrails")
 
 _Deliver = Callable[[GuardrailResult], None]
 _Plan = list[tuple[int, GuardrailRule, Checker]]
-_Feed = Callable[[str], list[GuardrailViolation]]
-_FastPlan = list[tuple[int, GuardrailRule, Checker, _Feed | None]]
+_FastPlan = list[tuple[int, GuardrailRule, Checker, StreamChecker | None]]
 _WAKE = operator.attrgetter("wake")
 _MAX_HELD = 4096  # held characters that force a release: bounds the memory held
 
@@ -136,14 +135,10 @@ class GuardrailEngine:
     def _set_plan(self, plan: _Plan) -> None:
         """The streaming plan, and its fast form: a checker that only adds `feed` (and a
         `wake`) to the base `StreamChecker` gets its text straight, held back or not (see
-        `_feed_of`); every other one is called with the context, delta by delta."""
+        `_fed_text`); every other one is called with the context, delta by delta."""
         self._stream_plan = plan
-        fast = self._fast_plan = [(i, rule, check, _feed_of(check)) for i, rule, check in plan]
-        self._screened = [
-            check
-            for _, _, check, feed in fast
-            if feed is not None and isinstance(check, StreamChecker)
-        ]
+        fast = self._fast_plan = [(i, rule, check, _fed_text(check)) for i, rule, check in plan]
+        self._screened = [stream for _, _, _, stream in fast if stream is not None]
         self._always = [step for step in fast if step[3] is None]
         self._wakes = None  # ask the checkers again at the next release
 
@@ -277,17 +272,24 @@ class GuardrailEngine:
         self._held.append(delta)
         self._held_chars += len(delta)
 
-    def _feed_plan(self, plan: _FastPlan, ctx: GuardrailContext, text: str) -> GuardrailResult:
-        """Run `plan`: built-in checkers are fed `text`, the others called with `ctx`."""
+    def _feed_plan(
+        self, plan: _FastPlan, ctx: GuardrailContext, text: str, screened: bool = False
+    ) -> GuardrailResult:
+        """Run `plan`: built-in checkers are fed `text`, the others called with `ctx`.
+        `screened`: `text` is held-back text, for the checkers it was held from only."""
         new: list[GuardrailViolation] | None = None
-        for index, rule, checker, feed in plan:
+        for index, rule, checker, stream in plan:
             try:
-                if feed is None:
+                if stream is None:
+                    if screened:
+                        continue
                     found = checker(ctx)
-                elif text:
-                    found = feed(text)
-                else:
+                elif not text:
                     continue
+                elif screened:
+                    found = stream.feed_screened(text)
+                else:
+                    found = stream.feed(text)
             except Exception as exc:
                 self._failed(index, exc, "stream", True)
                 continue
@@ -305,18 +307,8 @@ class GuardrailEngine:
         text = "".join(self._held)
         self._held.clear()
         self._held_chars = 0
-        found: list[GuardrailViolation] = []
-        for index, rule, checker, feed in self._fast_plan:
-            if feed is None or not isinstance(checker, StreamChecker):
-                continue  # the rules that are not held from (a feed is a StreamChecker's)
-            try:
-                new = checker.feed_screened(text)
-            except Exception as exc:
-                self._failed(index, exc, "stream", True)
-                continue
-            if new:
-                found += self._admit(index, rule, _valid(new), "stream")
-        return found
+        result = self._feed_plan(self._fast_plan, GuardrailContext(), text, screened=True)
+        return list(result.violations)
 
     def _rescreen(self) -> None:
         """The screen for the checkers' wakes now (they change as a checker's state does)."""
@@ -438,14 +430,15 @@ class GuardrailEngine:
             )
 
 
-def _feed_of(checker: Checker) -> _Feed | None:
-    """The feed of a checker that may be handed held-back text: what `__call__` would do,
-    from a checker that states a `wake` (one that does not needs every delta)."""
+def _fed_text(checker: Checker) -> StreamChecker | None:
+    """The checker, if it may be fed text directly and handed held-back text: one whose
+    `__call__` is the base `feed`, and that states a `wake` (one that does not needs
+    every delta)."""
     if not isinstance(checker, StreamChecker):
         return None
     kind = type(checker)
     if kind.__call__ is StreamChecker.__call__ and kind.wake is not StreamChecker.wake:
-        return checker.feed
+        return checker
     return None
 
 
