@@ -159,7 +159,10 @@ _META = [
     _phrase("i apologi[sz]e"),
     _phrase("i(?:'m| am) sorry,? but"),
     _phrase("i (?:cannot|can't|can not) (?:help|assist|provide|comply)"),
-    _phrase("my (?:training data|knowledge cutoff)"),
+    # Two phrases, not one with an alternation: their anchors are then the whole phrases,
+    # not "my ", which ordinary prose is full of (`l0.guardrails.anchors`).
+    _phrase("my training data"),
+    _phrase("my knowledge cutoff"),
     _phrase("i don't have (?:personal )?(?:opinions|feelings|emotions)"),
 ]
 _META_WINDOW = 64
