@@ -450,3 +450,14 @@ def test_the_shared_quiet_result_cannot_be_changed() -> None:
     copy = list(quiet.types)
     copy.append("repetition")  # a copy is free to change
     assert copy == ["repetition"]
+
+
+def test_an_ordinary_my_does_not_wake_the_meta_commentary_matcher() -> None:
+    # Only a phrase's anchor makes the matcher need every delta (wake None); "my" alone,
+    # in most chat answers, must not, or every screen watching for drift wakes with it.
+    detector = DriftDetector()
+    assert detector.wake is not None
+    detector.check("In my view, the second option works better. ")
+    assert detector.wake is not None
+    detector.check("Given my training data")
+    assert detector.wake is None  # a phrase may be completing
