@@ -10,13 +10,16 @@ a built-in checker is fed the delta directly (no per-rule context or list when n
 found), and a check that finds nothing new returns one shared, read-only passing result.
 Most checks on prose reach no rule at all: the built-in checkers' wakes make one screen
 (`l0.guardrails.screen`), and a delta it finds quiet is held until one is not (or until
-`_MAX_HELD` characters wait, or the attempt completes), then released to them in one piece.
+`_MAX_HELD` characters wait, or the attempt completes), then released to them in one piece
+through `feed_screened` (the screen found none of their anchors in it).
 
 Call protocol (what the runtime does):
 - `reset(prefix)` when an attempt starts; `prefix` is the checkpoint it resumes from.
 - `hold(delta)` while streaming, `delta` = the text added since the previous check: True
   when it was held back (nothing to check now); otherwise `check(ctx)` with it as `ctx.delta`.
   (`check` alone does the same, at the cost of building the context every time.)
+- `listen(wake)` to have the screen also watch for drift's wake; after `hold`, `anchored`
+  says whether an anchor (not just a character) may have let the delta through.
 - `check_complete(ctx)` once at the end, `ctx.delta` = the text not yet checked.
 - `validate(text)` to vet a checkpoint before resuming from it (no side effects).
 """
