@@ -36,6 +36,8 @@ DOCUMENTS = [
     "I\u2019m sorry, but I can\u2019t. <|im_end|> [INST] e\u0301 👩‍👩‍👧 " * 3,
     "Loop again and again here. " * 4 + "这是一个重复的句子。" * 3,
     " \n\t\u200b",
+    'Intro.\n```json\n{"a": [1, 2}\n```\nAfter.',
+    "Plain intro.\n- item one\n- item two\nStill prose\n  - nested\n    ```\n| a | b |\n|---|\n",
     "",
 ]
 
@@ -118,9 +120,12 @@ def test_held_text_changes_neither_what_nor_when_rules_report(seed: int, offer: 
     assert any(expected)
 
 
+@pytest.mark.parametrize("alone", [None, *SCREENED], ids=lambda f: getattr(f, "__name__", "all"))
 @pytest.mark.parametrize("text", DOCUMENTS, ids=range(len(DOCUMENTS)))
-def test_held_text_matches_every_chunking_of_the_documents(text: str) -> None:
-    rules = [factory() for factory in SCREENED]
+def test_held_text_matches_every_chunking_of_the_documents(text: str, alone: object) -> None:
+    # Each rule alone too: its wake must not rely on another rule's to be woken in time.
+    factories = SCREENED if alone is None else [alone]
+    rules = [factory() for factory in factories]  # type: ignore[operator]
     for chunks in chunkings(text):
         expected = reported_per_check(unscreened(rules), chunks)
         assert reported_per_check(GuardrailEngine(rules), chunks) == expected
@@ -272,3 +277,52 @@ def test_held_text_is_released_marked_screened_and_the_anchor_delta_is_fed_apart
         ("screened", " think\n"),  # only a character woke the screen: all of it screened
     ]
     assert engine.anchored is False
+
+
+# ------------------------------------------- held text judged without its lines
+
+# Plain prose lines: no markup, no fence character (what a screen holds on prose).
+_PLAIN_LINES = ["Plain words here.", "- a bullet", "  - nested bullet", "", "   ", "Done: ok", "x"]
+# What may follow, whose verdict (and positions) depend on the state the prose left.
+_TAILS = [
+    "    ```\n| a | b |\n|---|\n",  # an indented fence: a fence only inside a list
+    '```json\n{"a": ]\n```\n',
+    "| a | b |\n|---|---|\n| 1 |\n",
+    "1. one\n3. three\n",
+    "~~~\nopen",
+    "3. three\n",
+]
+
+
+@pytest.mark.parametrize("factory", [json_rule, markdown_rule], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("lead", ["", "Intro\n", "- listed\n", "1. first\n", "```"])
+@pytest.mark.parametrize("tail", _TAILS)
+@pytest.mark.parametrize("seed", range(3))
+def test_held_prose_fed_screened_leaves_the_state_that_feeding_it_does(
+    factory: object, lead: str, tail: str, seed: int
+) -> None:
+    rng = random.Random(seed)
+    lines = [rng.choice(_PLAIN_LINES) for _ in range(rng.randrange(1, 9))]
+    newline = rng.choice(["\n", "\r\n"])
+    prose = newline.join(lines) + rng.choice(["", newline, "more"])
+    rule: GuardrailRule = factory()  # type: ignore[operator]
+    fed, screened = rule.incremental(), rule.incremental()  # type: ignore[misc]
+    assert isinstance(fed, StreamChecker) and isinstance(screened, StreamChecker)
+    for checker in (fed, screened):
+        checker.feed(lead)
+    assert fed.feed(prose) == screened.feed_screened(prose) == []
+    assert screened.wake == fed.wake
+    assert screened.feed(tail) + screened.finish() == fed.feed(tail) + fed.finish()
+
+
+def test_prose_lines_without_markup_do_not_wake_the_json_or_markdown_rules() -> None:
+    engine = GuardrailEngine([json_rule(), markdown_rule()])
+    engine.check(GuardrailContext("", False, "Some prose first."))
+    assert engine.hold(" More prose.\nA new line of prose,")
+    assert engine.hold(" and another.\n- a bullet\n")
+    assert not engine.hold("Step 2")  # a number may be a list item: markdown needs the line
+    engine.check(GuardrailContext("", False, "Step 2"))
+    assert not engine.hold(" done.\n")  # ... when it ends
+    engine.check(GuardrailContext("", False, " done.\n"))
+    assert engine.hold("Plain again.\n")
+    assert not engine.hold("A | B")  # a table row

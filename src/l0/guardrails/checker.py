@@ -57,8 +57,10 @@ class StreamChecker:
 
     def feed_screened(self, text: str) -> list[GuardrailViolation]:
         """`feed` text that was held back: the engine's screen, which follows the text with
-        a carry of its own, found nothing of this checker's `wake` in it. A checker that
-        looks for its wake itself may skip that (the pattern checker does)."""
+        a carry of its own, found none of this checker's `wake` anchors in it (one of its
+        chars may be there: a delta that only a char woke is released with the held text).
+        A checker that looks for its anchors itself may skip that (the pattern checker
+        does); one that waits for chars must still look (the JSON checker does)."""
         return self.feed(text)
 
     def finish(self) -> list[GuardrailViolation]:

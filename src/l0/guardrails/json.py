@@ -19,7 +19,7 @@ import re
 import orjson
 
 from .checker import StreamChecker, incremental_rule
-from .screen import NEVER, NEWLINE, Wake
+from .screen import NEVER, Wake
 from .types import Checker, GuardrailContext, GuardrailRule, GuardrailViolation, Severity
 
 __all__ = ["JsonChecker", "json_rule", "strict_json_rule", "strip_json_fence"]
@@ -33,7 +33,10 @@ _HEAD_KEEP = 64
 _FOLLOWS = {"{": '"}]', "[": '{["]}-0123456789'}
 _MAX_PENDING = 256
 
-_LINE_START = Wake("\n`~")  # what can still make a prose line a ```json fence
+# Prose is never reported on: only a ```json fence starts something to check. It needs a
+# fence character; a line start that may still be one needs its newline too.
+_FENCE_CHARS = Wake("`~")
+_LINE_START = Wake("\n`~")
 
 # Modes of the checker.
 _UNDECIDED, _RAW, _PROSE, _FENCED, _DONE = range(5)
@@ -61,9 +64,10 @@ class JsonChecker(StreamChecker):
     @property
     def wake(self) -> Wake | None:
         if self._mode == _PROSE:
-            # Mid-line prose that cannot open a fence only waits for the next line (see
-            # `feed`); a line start waits for a fence character or its end.
-            return NEWLINE if self._head_done else _LINE_START
+            # Held prose is fed later in one piece, lines in order: only a line begun
+            # with fence characters needs its end seen now; the rest wait for one.
+            opening = not self._head_done and self._head.strip(" ")
+            return _LINE_START if opening else _FENCE_CHARS
         return NEVER if self._mode == _DONE else None
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
@@ -89,6 +93,20 @@ class JsonChecker(StreamChecker):
                 cursor = len(text)
         self._pos += len(delta)
         return found
+
+    def feed_screened(self, text: str) -> list[GuardrailViolation]:
+        """Prose lines without a fence character open no fence: only the start of the last
+        one is kept. (The screen found no anchor in held text, but a char may be there; and
+        the line it continues may have begun with one.)"""
+        line_begun = not self._head_done and self._head
+        if self._mode != _PROSE or line_begun or "`" in text or "~" in text:
+            return self.feed(text)
+        newline = text.rfind("\n")
+        if newline >= 0:
+            self._head, self._head_done = "", False
+        self._prose_head(text[newline + 1 :])
+        self._pos += len(text)
+        return []
 
     def _decide(self, text: str, cursor: int) -> int:
         """Judge the output's start: an opening bracket followed by a JSON value makes the

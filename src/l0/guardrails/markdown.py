@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from .checker import LineChecker, incremental_rule
+from .screen import NEWLINE, Wake
 from .streamtext import FenceTracker, indent_of
 from .types import Checker, GuardrailRule, GuardrailViolation, Severity
 
@@ -29,6 +30,11 @@ _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _ORDERED_ITEM = re.compile(r"^([ \t]*)(\d{1,9})([.)])[ \t]")
 _BULLET_ITEM = re.compile(r"^[ \t]*[-*+][ \t]")
 _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
+# Every line this rule reports on holds one of these (a table's pipe, a list number) and
+# so does every fence: other lines only change state, and may be judged later, in order.
+_MARKUP_CHARS = "|`~0123456789"
+_MARKUP = Wake(_MARKUP_CHARS)
+_HAS_MARKUP = re.compile(f"[{re.escape(_MARKUP_CHARS)}]")
 
 
 def table_cells(row: str) -> int:
@@ -52,6 +58,44 @@ class MarkdownChecker(LineChecker):
         self._previous = ""  # the previous text line, a table header candidate
         self._table_cells = 0  # cells of the current table; 0 outside tables
         self._runs: dict[tuple[int, str], tuple[int, int, str]] = {}
+        self._open_markup = False  # the unfinished line holds one of _MARKUP_CHARS
+
+    @property
+    def wake(self) -> Wake:
+        """A newline only while a line it would complete can be reported on (or a fenced
+        block or table is open); otherwise only a line with markup can be."""
+        if self._open_markup or self._table_cells or self._fences.inside:
+            return NEWLINE
+        return _MARKUP
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        found = super().feed(delta)
+        newline = delta.rfind("\n")
+        if newline >= 0:
+            self._open_markup = _HAS_MARKUP.search(delta, newline + 1) is not None
+        elif not self._open_markup:
+            self._open_markup = _HAS_MARKUP.search(delta) is not None
+        return found
+
+    def feed_screened(self, text: str) -> list[GuardrailViolation]:
+        """Held-back text judged in one step when no line of it can matter: no markup in
+        it, and no fenced block, table, list run or marked line open. Then a line only
+        becomes the previous line (a table header candidate) and may set the list context
+        of fences; nothing is reported."""
+        fences = self._fences
+        if (
+            self._open_markup
+            or self._table_cells
+            or self._runs
+            or fences.inside
+            or any(char in text for char in _MARKUP_CHARS)  # memchr: long text is cheap
+        ):
+            return self.feed(text)
+        block = self._lines.skip(text)
+        if block is not None:
+            fences.follow_text(block)
+            self._previous = block[block.rfind("\n") + 1 :].removesuffix("\r")
+        return []
 
     def finish(self) -> list[GuardrailViolation]:
         found: list[GuardrailViolation] = []

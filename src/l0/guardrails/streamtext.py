@@ -127,6 +127,20 @@ class LineBuffer:
         """`feed` for a piece known to hold no newline (it completes no line)."""
         self._pieces.append(piece)
 
+    def skip(self, delta: str) -> str | None:
+        """`feed` for a reader that only needs the end of the lines `delta` completes: they
+        are returned as one string (newlines between them, none after), None if none."""
+        newline = delta.rfind("\n")
+        if newline < 0:
+            self._pieces.append(delta)
+            return None
+        self._pieces.append(delta[:newline])
+        block = "".join(self._pieces)
+        self._start += len(block) + 1
+        rest = delta[newline + 1 :]
+        self._pieces = [rest] if rest else []
+        return block
+
     def flush(self) -> tuple[int, str] | None:
         """The last, unterminated line (at completion), if any."""
         if not self._pieces:
@@ -194,6 +208,16 @@ class FenceTracker:
             return False
         self.open_char = ""
         return True
+
+    def follow_text(self, block: str) -> None:
+        """`line` for complete lines outside any fence known to hold no fence character
+        (`block`: lines joined by newlines): only the list context can change, and the last
+        line that decides it (a list item, or a line indented less than 2) decides it."""
+        for line in reversed(block.split("\n")):
+            line = line.removesuffix("\r")
+            if line.strip() and (_LIST_ITEM.match(line) or indent_of(line) < 2):
+                self._follow_list(line)
+                return
 
     def _follow_list(self, line: str) -> None:
         if not line.strip():
