@@ -2,10 +2,11 @@
 
 Usage: `python -m benchmarks.checks [--quick] [--e2e]`.
 
-The checks are called as the runtime calls them (`l0.runtime.checks`): the guardrail
-engine every 5 tokens with the delta since its previous check (offered to `hold` first),
-drift every 10 tokens, and both once at completion. Text is realistic prose
-(`prose_chunks`), not a word cycle: the drift detector rightly flags a 56-token loop.
+The checks are called as the runtime calls them (`l0.runtime.checks`), at its default
+intervals: the guardrail engine every 10 tokens with the delta since its previous check
+(offered to `hold` first), drift every 10 tokens, and both once at completion. Text is
+realistic prose (`prose_chunks`), not a word cycle: the drift detector rightly flags a
+56-token loop.
 Costs must stay flat from 2k to 200k tokens (O(delta) checks); each row prints the three
 sizes side by side.
 """
@@ -35,12 +36,13 @@ from l0.guardrails import (
     stall_rule,
     zero_output_rule,
 )
+from l0.runtime.options import CheckIntervals
 from l0.testing import prose_chunks
 
 __all__ = ["drift_session_cost", "prose_chunks", "run_checks"]  # prose_chunks: l0.testing
 
-GUARD_EVERY = 5
-DRIFT_EVERY = 10
+GUARD_EVERY = CheckIntervals().guardrails
+DRIFT_EVERY = CheckIntervals().drift
 
 # -------------------------------------------------------------------- timing
 

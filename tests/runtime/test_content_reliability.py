@@ -33,7 +33,9 @@ async def test_a_violating_attempt_is_retried_and_reported_once(
     check_contract(result, events)
     assert result.state.content == CLEAN
     assert result.state.model_retry_count == 1  # CONTENT counts toward `attempts`
-    assert [v.rule for v in violations] == ["pattern"]  # once, not once per check
+    # The first check finds meta commentary and a refusal: each is reported once.
+    assert [v.rule for v in violations] == ["pattern", "pattern"]
+    assert [v.message.split(":")[0] for v in violations] == ["Meta commentary", "Refusal"]
     assert result.state.violations == violations
 
 
