@@ -63,14 +63,13 @@ class AnchorWatch:
     seeing one.
     """
 
-    __slots__ = ("_carry", "_find_char", "anchored", "anchors", "blind", "carry_len", "chars")
+    __slots__ = ("_carry", "_char_in", "anchored", "anchors", "blind", "carry_len", "chars")
 
     def __init__(
         self, anchors: Sequence[str], carry: str = "", *, whole: bool = True, chars: str = ""
     ) -> None:
         self.anchors = tuple(anchors)
-        self.chars = chars
-        self._find_char = _char_finder(chars)
+        self._set_chars(chars)
         self.carry_len = _carry_len(self.anchors)
         count = self.carry_len
         self._carry = carry[len(carry) - count :] if count < len(carry) else carry
@@ -102,10 +101,24 @@ class AnchorWatch:
                 if anchor in text:
                     self.anchored = True
                     return True
-        if self._find_char is not None and self._find_char(delta) is not None:
-            self.anchored = False
-            return True
+        search = self._char_in
+        if search is not None:
+            if search(delta) is not None:
+                self.anchored = False
+                return True
+            return False
+        for char in self.chars:
+            if char in delta:
+                self.anchored = False
+                return True
         return False
+
+    def _set_chars(self, chars: str) -> None:
+        self.chars = tuple(chars)
+        # An `in` test costs about as much as a regex's search over a delta's few dozen
+        # characters costs per seven characters in its class: fewer, and they are looped.
+        many = len(chars) >= _SEARCHED_CHARS
+        self._char_in = _char_search(chars) if many else None
 
     def skip(self, text: str) -> None:
         """Follow `text` without looking at it: the caller screened it for these anchors
@@ -126,10 +139,13 @@ class AnchorWatch:
         self.blind = self.blind and len(self._carry) < count
 
 
+_SEARCHED_CHARS = 7
+
+
 @functools.lru_cache(maxsize=64)
-def _char_finder(chars: str) -> Callable[[str], re.Match[str] | None] | None:
-    """One C-level search for any of `chars` (a loop of `in` tests costs more from two)."""
-    return re.compile(f"[{re.escape(chars)}]").search if chars else None
+def _char_search(chars: str) -> Callable[[str], re.Match[str] | None]:
+    """One C-level search for any of `chars`."""
+    return re.compile(f"[{re.escape(chars)}]").search
 
 
 def _after_carry(carry: str, folded: str) -> str:
@@ -159,8 +175,7 @@ class Screen(AnchorWatch):
     def retarget(self, wake: Wake) -> None:
         """Take `wake`, which has the same anchors: the carry runs on."""
         self.wake = wake
-        self.chars = wake.chars
-        self._find_char = _char_finder(wake.chars)
+        self._set_chars(wake.chars)
 
 
 def screen_for(wakes: Iterable[Wake | None], previous: Screen | None) -> Screen | None:
