@@ -66,8 +66,7 @@ class JsonChecker(StreamChecker):
         if self._mode == _PROSE:
             # Held prose is fed later in one piece, lines in order: only a line begun
             # with fence characters needs its end seen now; the rest wait for one.
-            opening = not self._head_done and self._head.strip(" ")
-            return _LINE_START if opening else _FENCE_CHARS
+            return _LINE_START if self._opening_line else _FENCE_CHARS
         return NEVER if self._mode == _DONE else None
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
@@ -98,8 +97,7 @@ class JsonChecker(StreamChecker):
         """Prose lines without a fence character open no fence: only the start of the last
         one is kept. (The screen found no anchor in held text, but a char may be there; and
         the line it continues may have begun with one.)"""
-        line_begun = not self._head_done and self._head
-        if self._mode != _PROSE or line_begun or "`" in text or "~" in text:
+        if self._mode != _PROSE or self._opening_line or "`" in text or "~" in text:
             return self.feed(text)
         newline = text.rfind("\n")
         if newline >= 0:
@@ -107,6 +105,11 @@ class JsonChecker(StreamChecker):
         self._prose_head(text[newline + 1 :])
         self._pos += len(text)
         return []
+
+    @property
+    def _opening_line(self) -> bool:
+        """Prose: the current line has begun with fence characters (it may open one)."""
+        return not self._head_done and bool(self._head.strip(" "))
 
     def _decide(self, text: str, cursor: int) -> int:
         """Judge the output's start: an opening bracket followed by a JSON value makes the

@@ -34,7 +34,11 @@ _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
 # so does every fence: other lines only change state, and may be judged later, in order.
 _MARKUP_CHARS = "|`~0123456789"
 _MARKUP = Wake(_MARKUP_CHARS)
-_HAS_MARKUP = re.compile(f"[{re.escape(_MARKUP_CHARS)}]")
+
+
+def _has_markup(text: str) -> bool:
+    # One memchr-like scan per character: cheap however long the (held) text is.
+    return any(char in text for char in _MARKUP_CHARS)
 
 
 def table_cells(row: str) -> int:
@@ -72,9 +76,9 @@ class MarkdownChecker(LineChecker):
         found = super().feed(delta)
         newline = delta.rfind("\n")
         if newline >= 0:
-            self._open_markup = _HAS_MARKUP.search(delta, newline + 1) is not None
+            self._open_markup = _has_markup(delta[newline + 1 :])
         elif not self._open_markup:
-            self._open_markup = _HAS_MARKUP.search(delta) is not None
+            self._open_markup = _has_markup(delta)
         return found
 
     def feed_screened(self, text: str) -> list[GuardrailViolation]:
@@ -88,7 +92,7 @@ class MarkdownChecker(LineChecker):
             or self._table_cells
             or self._runs
             or fences.inside
-            or any(char in text for char in _MARKUP_CHARS)  # memchr: long text is cheap
+            or _has_markup(text)
         ):
             return self.feed(text)
         block = self._lines.skip(text)

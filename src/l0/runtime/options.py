@@ -30,7 +30,7 @@ class CheckIntervals:
     All three default to 10, so they share one point in the token loop: a check then costs
     one visit instead of two (guardrails every 5 cost the full stack about 11% more time,
     docs/performance.md). A guardrail violation is found at most 10 tokens after the
-    token that completes it, and none reaches the completion unchecked.
+    token that completes it; the completion check sees what the last interval left.
     """
 
     guardrails: int = 10
