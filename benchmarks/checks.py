@@ -54,8 +54,7 @@ def _groups(tokens: list[str], every: int) -> list[str]:
 def _best(repeats: int, fn: Callable[[], object]) -> float:
     best = float("inf")
     for _ in range(repeats):
-        gc.collect()
-        gc.disable()
+        gc.disable()  # as `_timing._time`: no collection inside, no collect() before
         try:
             started = time.perf_counter()
             fn()
@@ -162,9 +161,12 @@ _E2E: dict[str, dict[str, Any]] = {
 }
 
 
-async def _e2e(sizes: tuple[int, ...], repeats: int) -> list[tuple[str, int, float, float]]:
-    """l0.run over prose chunks vs bare iteration: (scenario, tokens, bare, l0) µs/token."""
-    from ._timing import best_of
+async def _e2e(
+    sizes: tuple[int, ...], rounds: int | None
+) -> list[tuple[str, int, float, float, float]]:
+    """l0.run over prose chunks vs bare iteration: (scenario, tokens, bare µs/token,
+    l0 µs/token, ratio), medians of paired rounds."""
+    from ._timing import paired
     from .synthetic import bare, make_chunks
 
     rows = []
@@ -174,8 +176,8 @@ async def _e2e(sizes: tuple[int, ...], repeats: int) -> list[tuple[str, int, flo
             chunk.choices[0].delta.content = text
         baseline = functools.partial(bare, chunks)
         for name, options in _E2E.items():
-            b, m = await best_of(repeats, baseline, _session(chunks, options))
-            rows.append((name, n, b / n * 1e6, m / n * 1e6))
+            b, m, ratio = await paired(baseline, _session(chunks, options), rounds=rounds)
+            rows.append((name, n, b / n * 1e6, m / n * 1e6, ratio))
     return rows
 
 
@@ -214,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'drift session, 20 tokens (µs)':<32}{drift_session_cost():>10.2f}")
     if args.e2e:
         print(f"\n{'l0.run, µs per token':<32}{'tokens':>10}{'bare':>10}{'l0':>10}{'ratio':>8}")
-        for name, n, b, m in asyncio.run(_e2e(sizes, repeats)):
-            print(f"{name:<32}{n:>10}{b:>10.3f}{m:>10.3f}{m / b:>8.2f}")
+        for name, n, b, m, ratio in asyncio.run(_e2e(sizes, 3 if args.quick else None)):
+            print(f"{name:<32}{n:>10}{b:>10.3f}{m:>10.3f}{ratio:>8.2f}")
     return 0
 
 

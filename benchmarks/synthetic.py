@@ -15,7 +15,7 @@ from openai.types.chat import ChatCompletionChunk
 
 import l0
 
-from ._timing import Row, best_of
+from ._timing import Row, paired
 from .checks import prose_chunks
 
 CORE_BUDGET = 3.0
@@ -81,13 +81,12 @@ async def rows(name: str, scenario: object, budget: float, *, quick: bool) -> li
     out = []
     for count in SIZES[:2] if quick else SIZES:
         chunks = make_chunks(count)
-        repeats = 3 if quick or count >= 200_000 else 7
-        b, m = await best_of(
-            repeats,
+        b, m, ratio = await paired(
             lambda c=chunks: bare(c),
             lambda c=chunks, f=scenario: f(c),  # type: ignore[operator]
+            rounds=3 if quick else None,
         )
-        out.append(Row(name, count, b, m, budget))
+        out.append(Row(name, count, b, m, ratio, budget))
     return out
 
 

@@ -1,0 +1,74 @@
+"""Token events are recycled only when nobody holds them (see `Session.events`).
+
+The session reuses a token event object once the consumer has let go of it, which saves an
+allocation per token. These tests hold events in every way a consumer might and check that
+none of them ever sees its event change.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+
+import l0
+from l0.runtime import session
+
+WORDS = [f"w{i} " for i in range(200)]
+
+
+async def _words() -> AsyncIterator[str]:
+    for word in WORDS:
+        yield word
+
+
+async def test_token_events_a_consumer_keeps_are_never_reused() -> None:
+    kept = [event async for event in await l0.run(_words) if event.is_token]
+    assert [event.text for event in kept] == WORDS
+    assert len({id(event) for event in kept}) == len(WORDS)
+
+
+async def test_an_event_held_across_later_steps_keeps_its_text() -> None:
+    held: dict[int, l0.Event] = {}
+    index = 0
+    async for event in await l0.run(_words):
+        if not event.is_token:
+            continue
+        if index % 7 == 0:
+            held[index] = event  # held for the rest of the stream
+        last = held.get(index - 1)
+        if last is not None:
+            assert last.text == WORDS[index - 1]
+        index += 1
+    assert {i: e.text for i, e in held.items()} == {i: WORDS[i] for i in held}
+
+
+async def test_an_event_held_for_one_step_keeps_its_text() -> None:
+    previous: l0.Event | None = None
+    texts = []
+    async for event in await l0.run(_words):
+        if event.is_token:
+            if previous is not None:
+                texts.append(previous.text)  # read after the next event arrived
+            previous = event
+    assert texts == WORDS[:-1]
+
+
+@pytest.mark.skipif(
+    sys.implementation.name != "cpython" or sys.version_info >= (3, 14),
+    reason="recycling relies on CPython's reference counts before 3.14's borrowed references",
+)
+async def test_token_events_the_consumer_drops_are_recycled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = []
+
+    def counting_new(cls: type[l0.Event]) -> l0.Event:
+        made.append(cls)
+        return object.__new__(cls)
+
+    monkeypatch.setattr(session, "new_event", counting_new)
+    texts = [event.text async for event in await l0.run(_words) if event.is_token]
+    assert texts == WORDS
+    assert len(made) == 2
