@@ -13,6 +13,7 @@ from openai.types.chat import ChatCompletionChunk
 import l0
 from l0 import ErrorCategory, ErrorCode, Event, EventType
 from l0 import ObservabilityEventType as T
+from l0.adapters.openai import OpenAIChunks
 from l0.testing import FaultServer, Reply
 
 from .conftest import Recorder, drain, fast_retry, opener, tokens
@@ -102,6 +103,50 @@ async def test_prebuilt_openai_chunks_in_a_generator() -> None:
         EventType.TOOL_CALL,
         EventType.COMPLETE,
     ]
+
+
+def mixed_chunks() -> list[Any]:
+    """Every shape the fast paths must hand on: content with a finish, content with a tool
+    delta, an empty role chunk, and a first chunk without choices (Azure sends one)."""
+    return [
+        chunk(choices=[]),
+        *prebuilt_chunks(),
+        chunk("tail", finish_reason="length"),
+        chunk("both", delta={"tool_calls": [{"index": 1, "id": "c2", "function": {"name": "g"}}]}),
+    ]
+
+
+class _SlotChoice:
+    """A choice whose fields are not in `__dict__` (as litellm's are not)."""
+
+    __slots__ = ("delta", "finish_reason", "index")
+
+    def __init__(self, source: Any) -> None:
+        self.index, self.delta, self.finish_reason = 0, source.delta, source.finish_reason
+
+
+def _translate(translator: OpenAIChunks, chunks: list[Any]) -> tuple[Any, ...]:
+    texts = [translator.feed(item) for item in chunks]
+    translator.finish()
+    calls = [call.as_data() for call in translator.tool_calls]
+    return texts, calls, translator.usage, translator.finish_reason, translator.model
+
+
+def test_openai_chunks_read_from_dicts_translate_as_read_from_attributes() -> None:
+    by_dicts, by_attributes = OpenAIChunks(), OpenAIChunks()
+    by_attributes.feed = by_attributes._feed_attributes  # type: ignore[method-assign]
+    assert _translate(by_dicts, mixed_chunks()) == _translate(by_attributes, mixed_chunks())
+    assert by_dicts.feed == by_dicts._feed_dicts
+
+
+def test_chunks_without_fields_in_dicts_are_read_from_attributes() -> None:
+    chunks = mixed_chunks()
+    for item in chunks:
+        item.choices = [_SlotChoice(c) for c in item.choices]
+    translator = OpenAIChunks()
+    texts = _translate(translator, chunks)[0]
+    assert translator.feed == translator._feed_attributes
+    assert [t for t in texts if t] == ["Hello", " world", "tail", "both"]
 
 
 # -- plain async iterables -----------------------------------------------------------------

@@ -23,6 +23,16 @@ class OpenAIChunks(Translator):
         self._last: Any = None
 
     def feed(self, item: Any) -> str | None:
+        """The first chunk with a choice picks how this stream's chunks are read."""
+        choices = item.choices
+        if choices:
+            direct = _fields_in_dicts(choices[0])
+            # The session re-reads `resolved.feed` after the first token.
+            self.feed = self._feed_dicts if direct else self._feed_attributes  # type: ignore[method-assign]
+            return self.feed(item)
+        return self._feed_rest(item, choices)
+
+    def _feed_attributes(self, item: Any) -> str | None:
         # Fast path: a content delta that finishes nothing and calls no tool.
         choices = item.choices
         if choices:
@@ -34,6 +44,20 @@ class OpenAIChunks(Translator):
                     return content
         # Everything else (role, usage, finish, tool deltas) takes the careful path.
         return self._feed_rest(item, choices)
+
+    def _feed_dicts(self, item: Any) -> str | None:
+        # `_feed_attributes`, reading the fields from the models' `__dict__`: a pydantic
+        # attribute read costs as much as ten dict lookups, and this runs for every chunk.
+        # No choice (IndexError) or no delta (AttributeError) takes the careful path.
+        try:
+            choice = item.choices[0].__dict__
+            fields = choice["delta"].__dict__
+            content: str | None = fields["content"]
+            if content and choice["finish_reason"] is None and not fields["tool_calls"]:
+                return content
+        except (AttributeError, IndexError):
+            pass
+        return self._feed_rest(item, item.choices)
 
     def _feed_rest(self, item: Any, choices: Any) -> str | None:
         # Every stream ends through here (finish reason or usage chunk): take ids here.
@@ -86,6 +110,14 @@ class OpenAIChunks(Translator):
                     call.name += function.name
                 if function.arguments:
                     call.arguments += function.arguments
+
+
+def _fields_in_dicts(choice: Any) -> bool:
+    """Whether the choice and its delta keep their fields in `__dict__` (openai's pydantic
+    models do; litellm's keep them elsewhere)."""
+    fields = getattr(choice, "__dict__", {})
+    delta = getattr(fields.get("delta"), "__dict__", {})
+    return "finish_reason" in fields and "content" in delta and "tool_calls" in delta
 
 
 def is_openai_stream(stream: Any) -> bool:

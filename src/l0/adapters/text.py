@@ -79,8 +79,8 @@ class AutoChunks(Translator):
             return self.inner.feed(item)
         inner = self.inner = _translator_for(item)
         self.name = inner.name
-        # Later chunks go straight to the resolved translator (the session re-reads .feed).
-        self.feed = inner.feed  # type: ignore[method-assign]
+        # Later chunks go straight to the resolved translator (the session re-reads
+        # `resolved.feed`).
         return inner.feed(item)
 
 

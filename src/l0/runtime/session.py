@@ -163,7 +163,7 @@ class Session:
                     try:
                         opened = attempt.opened = await self._open(factory)
                         translator = opened.translator
-                        direct = translator.feed
+                        direct = translator.resolved.feed
                         feed = self.checks.feed_for(translator) or direct
                         pieces = state._pieces
                         mark: Callable[[int, str], int] = self._at_mark
@@ -182,7 +182,7 @@ class Session:
                                     # After its first chunk an adapter may have a faster
                                     # feed; the overlap trimmer may be done.
                                     if n == 1 or feed is not direct:
-                                        direct = translator.feed
+                                        direct = translator.resolved.feed
                                         feed = self.checks.feed_for(translator) or direct
                                         mark = self._mark_after_first()
                                 if plain:
