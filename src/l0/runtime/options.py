@@ -46,7 +46,7 @@ class CheckIntervals:
     @classmethod
     def coerce(cls, value: CheckIntervals | Mapping[str, int] | None) -> CheckIntervals:
         if value is None:
-            return cls()
+            return _DEFAULT_INTERVALS
         if isinstance(value, cls):
             return value
         if isinstance(value, Mapping):
@@ -55,6 +55,10 @@ class CheckIntervals:
                 raise ValueError(f"check_intervals: unknown keys {sorted(unknown)}")
             return cls(**value)
         raise TypeError(f"check_intervals must be a dict or CheckIntervals, got {value!r}")
+
+
+_DEFAULT_INTERVALS = CheckIntervals()
+_EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 def freeze(value: Any) -> Any:
@@ -126,8 +130,8 @@ class Options:
             timeout=timeout or _DEFAULT_TIMEOUT,
             adapter=adapter,
             callbacks=callbacks,
-            context=freeze(context or {}),
-            meta=freeze(meta or {}),
+            context=freeze(context) if context else _EMPTY,
+            meta=freeze(meta) if meta else _EMPTY,
             intervals=CheckIntervals.coerce(check_intervals),
             guardrails=rules,
             drift=drift_config,

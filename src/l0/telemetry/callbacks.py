@@ -18,7 +18,7 @@ from ..events import ObservabilityEvent
 from ..events import ObservabilityEventType as T
 from ..types import Event, State
 
-__all__ = ["CallbackSink", "Callbacks", "invoke"]
+__all__ = ["NO_CALLBACKS", "CallbackSink", "Callbacks", "invoke"]
 
 logger = logging.getLogger("l0.callbacks")
 
@@ -50,10 +50,11 @@ class Callbacks:
                 raise TypeError(f"{name} must be callable, got {type(value).__name__}")
 
     def any_set(self) -> bool:
-        return any(getattr(self, name) is not None for name in _NAMES)
+        return self is not NO_CALLBACKS and any(getattr(self, name) is not None for name in _NAMES)
 
 
 _NAMES = tuple(f.name for f in fields(Callbacks))
+NO_CALLBACKS = Callbacks()
 
 
 class PendingCallbacks:
