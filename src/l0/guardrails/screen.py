@@ -153,8 +153,10 @@ def _after_carry(carry: str, folded: str) -> str:
     return folded[1:] if folded[:1] == " " and carry[-1:] == " " else folded
 
 
-def _carry_len(anchors: Sequence[str]) -> int:
-    """Characters of carry an anchor test needs: an anchor may end one past them."""
+@functools.lru_cache(maxsize=256)
+def _carry_len(anchors: tuple[str, ...]) -> int:
+    """Characters of carry an anchor test needs: an anchor may end one past them.
+    (Cached: a watch is built per session and per screen, over a few fixed anchor sets.)"""
     return max(map(len, anchors), default=1) - 1
 
 

@@ -273,10 +273,10 @@ class TailMatcher:
         self._end = 0  # offset after the last character fed
         self._frontier = 0  # matches ending at or before it were looked for already
         self._hot_until = 0
-        self._prefilter = _prefilter(tuple(self._patterns))
+        self._prefilter, anchors = _plan_of(self._patterns)
         self._watch: AnchorWatch | None = None  # None: a pattern has no anchor
         self._wake: Wake | None = None
-        self._set_anchors()
+        self._set_anchors(anchors)
 
     def feed(
         self, delta: str, final: bool = False, *, screened: bool = False
@@ -333,8 +333,8 @@ class TailMatcher:
             return False
         self._active[index] = False
         self._live -= 1
-        self._prefilter = _prefilter(tuple(self._live_patterns()))
-        self._set_anchors()
+        self._prefilter, anchors = _plan_of(self._live_patterns())
+        self._set_anchors(anchors)
         return True
 
     @property
@@ -353,8 +353,7 @@ class TailMatcher:
             return NEVER
         return self._wake if self._end >= self._hot_until else None
 
-    def _set_anchors(self) -> None:
-        anchors = anchors_of(tuple(self._live_patterns()))
+    def _set_anchors(self, anchors: tuple[str, ...] | None) -> None:
         watch = self._watch
         if anchors is None:
             self._watch = self._wake = None
@@ -388,9 +387,28 @@ def _wake_of(anchors: tuple[str, ...]) -> Wake:
     return Wake(anchors=anchors)  # immutable: matchers with the same anchors share it
 
 
-@functools.lru_cache(maxsize=256)
-def _prefilter(patterns: tuple[re.Pattern[str], ...]) -> _Prefilter:
-    return _Prefilter(patterns)  # immutable once built: matchers of a rule share it
+_PLANS: dict[
+    tuple[int, ...], tuple[tuple[re.Pattern[str], ...], _Prefilter, tuple[str, ...] | None]
+]
+_PLANS = {}
+
+
+def _plan_of(patterns: Sequence[re.Pattern[str]]) -> tuple[_Prefilter, tuple[str, ...] | None]:
+    """The prefilter and anchors of `patterns` (immutable: matchers of a rule share them).
+
+    Looked up by the patterns' identities, not their hashes: hashing a compiled pattern
+    hashes its whole program (the default rule's nine cost 17k instructions), and every
+    session builds its matchers. Each entry holds its patterns, so no id is reused while
+    it is cached.
+    """
+    key = tuple(map(id, patterns))
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= 256:
+            _PLANS.clear()
+        held = tuple(patterns)
+        plan = _PLANS[key] = (held, _Prefilter(held), anchors_of(held))
+    return plan[1], plan[2]
 
 
 class _Prefilter:

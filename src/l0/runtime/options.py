@@ -72,8 +72,12 @@ def freeze(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Options:
+    """One call's options, checked. Read-only by convention, not `frozen=True`: a frozen
+    dataclass's `__init__` costs about three times as much, and this one is built per call.
+    """
+
     stream: StreamFactory
     fallbacks: tuple[StreamFactory, ...]
     retry: Retry

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..adapters import OpenedStream, open_stream
+from ..adapters import OpenedStream, StreamInfo, open_stream
 from ..errors import ErrorCode, L0Error, RetryDecision, classify_error
 from ..events import ObservabilityEventType as T
 from ..telemetry.callbacks import CallbackSink, PendingCallbacks
@@ -245,6 +245,8 @@ class Session:
     def _begin(self) -> None:
         state, options = self.state, self.options
         state.started_at = time.monotonic()
+        if not self.tel.enabled:
+            return
         self.tel.emit(
             T.SESSION_START,
             attempts=options.retry.attempts,
@@ -262,13 +264,22 @@ class Session:
         attempt = self._attempt = _Attempt(
             state.attempt, is_retry, fallback_index > 0 and not is_retry, state
         )
+        if self.tel.enabled:
+            self._announce_attempt(attempt, fallback_index)
+        self.checks.reset()
+        self.watch.arm()
+        if self._abort_source is not None:
+            self.watch.interrupt("abort")
+        return attempt
+
+    def _announce_attempt(self, attempt: _Attempt, fallback_index: int) -> None:
         tel = self.tel
         tel.stream_id = f"{self.session_id}:{attempt.index}"
         tel.emit(
             T.ATTEMPT_START,
             attempt=attempt.index,
             fallback_index=fallback_index,
-            is_retry=is_retry,
+            is_retry=attempt.is_retry,
             is_fallback=fallback_index > 0,
         )
         timeout = self.options.timeout
@@ -278,11 +289,6 @@ class Session:
                 timeout_type="initial",
                 configured_ms=int(timeout.initial_token * 1000),
             )
-        self.checks.reset()
-        self.watch.arm()
-        if self._abort_source is not None:
-            self.watch.interrupt("abort")
-        return attempt
 
     async def _open(self, factory: Callable[..., Any]) -> OpenedStream:
         """Call the factory and pick the adapter, inside the initial-token timeout."""
@@ -299,9 +305,16 @@ class Session:
                 stream = await stream
         tel.emit(T.ADAPTER_WRAP_START, stream_type=type(stream).__name__)
         opened = open_stream(stream, self.options.adapter)
-        tel.emit(T.ADAPTER_DETECTED, adapter_id=opened.info.adapter)
-        tel.emit(T.ADAPTER_WRAP_END, adapter_id=opened.info.adapter)
-        info = opened.info
+        if tel.enabled:
+            self._announce_stream(opened.info)
+        if self.watch.fired is not None:  # aborted by a callback of the events above
+            raise self._interrupt_error(self.watch.fired)
+        return opened
+
+    def _announce_stream(self, info: StreamInfo) -> None:
+        tel = self.tel
+        tel.emit(T.ADAPTER_DETECTED, adapter_id=info.adapter)
+        tel.emit(T.ADAPTER_WRAP_END, adapter_id=info.adapter)
         tel.emit(
             T.STREAM_READY,
             attempt=self.state.attempt,
@@ -313,9 +326,6 @@ class Session:
         )
         if self._network_errors_since_success:
             tel.emit(T.CONNECTION_RESTORED, duration_ms=self._ms_since_retry())
-        if self.watch.fired is not None:  # aborted by a callback of the events above
-            raise self._interrupt_error(self.watch.fired)
-        return opened
 
     def _at_mark(self, n: int, text: str) -> int:
         """Every-N-tokens work for token `text`, just appended and not yet delivered:
@@ -417,13 +427,14 @@ class Session:
                 duration_ms=_ms(time.monotonic() - self._fallback_started_at),
             )
         complete = Event(EventType.COMPLETE, usage=state.usage)
-        self.tel.emit(
-            T.COMPLETE,
-            token_count=state.token_count,
-            content_length=state.content_length,
-            usage=state.usage,
-            finish_reason=state.finish_reason,
-        )
+        if self.tel.enabled:
+            self.tel.emit(
+                T.COMPLETE,
+                token_count=state.token_count,
+                content_length=state.content_length,
+                usage=state.usage,
+                finish_reason=state.finish_reason,
+            )
         if not self.raw:
             events.append(complete)
             for event in events:
@@ -647,6 +658,8 @@ class Session:
             return
         attempt.ended = True
         self.checks.attempt_ended(error is None)
+        if not self.tel.enabled:
+            return
         opened = attempt.opened
         translator = opened.translator.resolved if opened is not None else None
         ttfc = (
@@ -699,6 +712,12 @@ class Session:
                 token_count=state.token_count,
                 content_length=state.content_length,
             )
+        if tel.enabled:
+            self._announce_end(finalization_started)
+        await self.pending.drain()
+
+    def _announce_end(self, finalization_started: float) -> None:
+        state, tel = self.state, self.tel
         tel.emit(T.FINALIZATION_END, duration_ms=_ms(time.monotonic() - finalization_started))
         tel.emit(
             T.SESSION_SUMMARY,
@@ -718,7 +737,6 @@ class Session:
             attempts=state.attempt,
         )
         tel.emit(T.SESSION_END, outcome=self.outcome, error=self.error)
-        await self.pending.drain()
 
     async def _close_attempt(self, attempt: _Attempt) -> None:
         """Close the attempt's provider stream (once): a failed attempt's connection must

@@ -7,7 +7,8 @@ Engines never import OpenTelemetry or Sentry; sinks never reach into engines.
 
 Cost model: a session makes a few dozen lifecycle calls, never one per token unless
 `detailed` is on (an `on_event` handler is set, or `l0.instrument(events="all")`). With no
-sink at all `emit` returns after one truth test.
+sink at all `emit` returns after one truth test, and the session does not even build the
+payloads of its larger events (`Telemetry.enabled`).
 """
 
 from __future__ import annotations
@@ -91,7 +92,16 @@ def unregister_sink_factory(factory: SinkFactory) -> None:
 class Telemetry:
     """One session's view of the facade."""
 
-    __slots__ = ("_scoped", "context", "detailed", "meta", "session_id", "sinks", "stream_id")
+    __slots__ = (
+        "_scoped",
+        "context",
+        "detailed",
+        "enabled",
+        "meta",
+        "session_id",
+        "sinks",
+        "stream_id",
+    )
 
     def __init__(
         self,
@@ -106,6 +116,9 @@ class Telemetry:
         self.context = context
         self.meta = meta
         self.sinks = sinks
+        # Whether any sink listens. Like `logging.isEnabledFor`, it lets a caller skip
+        # building a large payload nobody will read.
+        self.enabled = bool(sinks)
         self.detailed = detailed
         self._scoped = [s for s in sinks if callable(getattr(s, "provider_scope", None))]
 
@@ -134,7 +147,7 @@ class Telemetry:
         return cls(session_id, context, meta, sinks, detailed)
 
     def emit(self, type: ObservabilityEventType, **data: Any) -> None:
-        if not self.sinks:
+        if not self.enabled:
             return
         event = ObservabilityEvent(
             type, time.time(), self.stream_id, self.session_id, self.context, self.meta, data
@@ -146,12 +159,12 @@ class Telemetry:
                 # A broken sink must never break the stream it observes.
                 logger.debug("telemetry sink %r failed on %s", sink, type.value, exc_info=True)
 
-    @contextlib.contextmanager
-    def provider_scope(self) -> Iterator[None]:
+    def provider_scope(self) -> contextlib.AbstractContextManager[None]:
         """Enter every sink's provider scope (see `Sink`) for a call into the provider."""
-        if not self._scoped:
-            yield
-            return
+        return self._entered_scopes() if self._scoped else _NO_SCOPE
+
+    @contextlib.contextmanager
+    def _entered_scopes(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             for sink in self._scoped:
                 try:
@@ -159,3 +172,6 @@ class Telemetry:
                 except Exception:
                     logger.debug("provider scope of %r failed", sink, exc_info=True)
             yield
+
+
+_NO_SCOPE = contextlib.nullcontext()  # reusable: most sessions have no scoped sink
