@@ -30,7 +30,7 @@ class Row:
     bare: float  # median seconds
     measured: float  # median seconds
     ratio: float  # median of the per-round ratios measured / bare
-    budget: float
+    budget: float | None  # None: shown for context, DESIGN §9 sets no budget
 
 
 async def paired(

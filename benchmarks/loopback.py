@@ -72,7 +72,7 @@ async def with_l0(client: AsyncOpenAI, *, full: bool = False) -> int:
     return total
 
 
-async def rows(name: str, *, quick: bool, full: bool = False) -> list[Row]:
+async def rows(name: str, budget: float | None, *, quick: bool, full: bool = False) -> list[Row]:
     tokens = 20_000
     async with chaos_server(tokens) as url:
         client = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
@@ -83,4 +83,4 @@ async def rows(name: str, *, quick: bool, full: bool = False) -> list[Row]:
             rounds=3 if quick else LOOPBACK_ROUNDS,
         )
         await client.close()
-    return [Row(name, tokens, b, m, ratio, SDK_BUDGET)]
+    return [Row(name, tokens, b, m, ratio, budget)]

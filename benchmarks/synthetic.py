@@ -77,7 +77,7 @@ async def _consume(result: l0.Result) -> int:
     return total
 
 
-async def rows(name: str, scenario: object, budget: float, *, quick: bool) -> list[Row]:
+async def rows(name: str, scenario: object, budget: float | None, *, quick: bool) -> list[Row]:
     out = []
     for count in SIZES[:2] if quick else SIZES:
         chunks = make_chunks(count)

@@ -138,7 +138,8 @@ class TokenEvent(Event):
     """The TOKEN event as the session loop builds it: `text` is its only instance field.
 
     Type and predicate are class attributes, so making one is an allocation and a store,
-    and `event.is_token` is a plain attribute read — this is the per-token object.
+    and `event.is_token` is a plain attribute read — this is the per-token object. The
+    session recycles one its consumer no longer holds (`session._unheld_refcount`).
     """
 
     __slots__ = ()

@@ -8,7 +8,7 @@ telemetry is detailed), `ContentChecks.run` directly after that.
 
 Context rules: the session never attaches an OpenTelemetry context itself (it does not
 know OpenTelemetry). The telemetry sinks attach the attempt's context only inside
-`call_provider`, around the calls into the provider, and never across a `yield`.
+`provider_scope`, around the calls into the provider, and never across a `yield`.
 """
 
 from __future__ import annotations
