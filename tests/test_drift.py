@@ -363,6 +363,8 @@ def test_config_validation_and_thresholds() -> None:
     config = DriftConfig()
     assert all(config.threshold_of(t) > 0 for t in DRIFT_TYPES)
     assert config.retry is True
+    # `drift=True` and `drift_rule()` share one default instance: it is frozen.
+    assert DriftConfig.default() == config and DriftConfig.default() is DriftConfig.default()
 
 
 def test_quiet_result_shape() -> None:

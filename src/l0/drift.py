@@ -119,6 +119,12 @@ class DriftConfig:
         if self.format_drift_threshold < 1:
             raise ValueError("DriftConfig.format_drift_threshold must be positive")
 
+    @classmethod
+    def default(cls) -> DriftConfig:
+        """The default configuration, one shared instance (it is frozen): building one
+        validates every field, and `drift=True` asks for it on every call."""
+        return _DEFAULT_CONFIG
+
     def threshold_of(self, drift_type: str) -> float:
         """The threshold a drift type's main metric is compared with."""
         return {

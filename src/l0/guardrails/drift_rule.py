@@ -23,7 +23,7 @@ def _default_config() -> DriftConfig:
     # Imported late: l0.drift imports l0.guardrails (its text helpers).
     from ..drift import DriftConfig
 
-    return DriftConfig()
+    return DriftConfig.default()
 
 
 def _no_check(ctx: GuardrailContext) -> list[GuardrailViolation]:

@@ -326,7 +326,7 @@ class GuardrailEngine:
 
     def _run(self, plan: _Plan, ctx: GuardrailContext, phase: str) -> GuardrailResult:
         tel = self.telemetry
-        if tel is not None and (tel.detailed or phase == "post"):
+        if tel is not None and (tel.detailed or (phase == "post" and tel.enabled)):
             return self._run_observed(tel, plan, ctx, phase)
         new: list[GuardrailViolation] = []
         for index, rule, checker in plan:

@@ -193,7 +193,7 @@ def _split_guardrails(
     if drift is True:
         from ..drift import DriftConfig
 
-        drift_config = drift_config or DriftConfig()
+        drift_config = drift_config or DriftConfig.default()
     elif drift not in (None, False):
         drift_config = drift  # type: ignore[assignment]
     return tuple(rules), drift_config
