@@ -32,6 +32,7 @@ async def run(quick: bool) -> tuple[list[Row], list[tuple[int, float]]]:
     rows += await loopback.rows(
         "loopback: full stack + OTel / bare SDK", loopback.SDK_BUDGET, quick=quick, full=True
     )
+    rows += await loopback.rows("loopback: bare SDK / itself (noise)", None, quick=quick, full=None)
     memory = await synthetic.peak_memory_per_token(quick=quick)
     handle.shutdown()
     return rows, memory
