@@ -68,10 +68,7 @@ async def _counted_loopback(full: bool | None, tokens: int) -> None:
     handle = otel.install()
     async with loopback.chaos_server(tokens) as url:
         client = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
-        if full is None:
-            await _count_third(lambda: loopback.bare(client))
-        else:
-            await _count_third(lambda: loopback.with_l0(client, full=full))
+        await _count_third(loopback.scenario(client, full))
         await client.close()
     handle.shutdown()
 

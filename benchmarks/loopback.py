@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from openai import AsyncOpenAI
@@ -72,20 +72,25 @@ async def with_l0(client: AsyncOpenAI, *, full: bool = False) -> int:
     return total
 
 
+def scenario(client: AsyncOpenAI, full: bool | None) -> Callable[[], Awaitable[int]]:
+    """One stream of a loopback row: l0 (core, or the full stack), or with `full=None` the
+    bare SDK, which timed against itself shows the noise floor of these rows."""
+    if full is None:
+        return lambda: bare(client)
+    return lambda: with_l0(client, full=full)
+
+
 async def rows(
     name: str, budget: float | None, *, quick: bool, full: bool | None = False
 ) -> list[Row]:
-    """`full=None` times the bare SDK against itself: the noise floor of these rows."""
     tokens = 20_000
     async with chaos_server(tokens) as url:
         client = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
-
-        async def measured() -> int:
-            return await (bare(client) if full is None else with_l0(client, full=full))
-
         # Two processes on two cores: the noisiest row, so more rounds than a second buys.
         b, m, ratio = await paired(
-            lambda: bare(client), measured, rounds=3 if quick else LOOPBACK_ROUNDS
+            scenario(client, None),
+            scenario(client, full),
+            rounds=3 if quick else LOOPBACK_ROUNDS,
         )
         await client.close()
     return [Row(name, tokens, b, m, ratio, budget)]
