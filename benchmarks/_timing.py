@@ -6,6 +6,11 @@ which need not come from the same conditions. Timing both sides back to back in 
 and taking the median of those ratios uses every round, and one bad run moves it by one
 rank only. The order alternates each round (bare first, then measured first), so neither
 side always runs on the caches the other left.
+
+The loopback rows go further (`interleaved`): each stream takes seconds, and the machine's
+speed drifts over seconds, so two streams timed one after the other differ by up to 30%
+even when they are the same. Both streams are opened at once and pulled in turn, a block
+of tokens at a time: whatever slows the machine down slows both alike.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import gc
 import math
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 # Short runs are noisier, so they get more rounds: enough for about this much timing.
@@ -59,6 +64,44 @@ async def paired(
         measures.append(m)
     ratio = statistics.median(m / b for b, m in zip(bares, measures, strict=True))
     return statistics.median(bares), statistics.median(measures), ratio
+
+
+Stream = Callable[[], AsyncIterator[object]]
+"""A stream that yields every block of tokens: where the other stream may take its turn."""
+
+
+async def interleaved(bare: Stream, measured: Stream, *, rounds: int) -> tuple[float, float, float]:
+    """(median bare s, median measured s, median of per-round ratios), the two streams of
+    each round open together and pulled in turn, a block at a time (see the module
+    docstring). Each side is charged the time of its own pulls only: opening, every
+    block, and the end. The side pulled first alternates from round to round."""
+    await _pulled_in_turn(bare, measured, measured_first=False)  # warm-up
+    bares, measures = [], []
+    for index in range(rounds):
+        b, m = await _pulled_in_turn(bare, measured, measured_first=index % 2 == 1)
+        bares.append(b)
+        measures.append(m)
+    ratio = statistics.median(m / b for b, m in zip(bares, measures, strict=True))
+    return statistics.median(bares), statistics.median(measures), ratio
+
+
+async def _pulled_in_turn(bare: Stream, measured: Stream, *, measured_first: bool) -> list[float]:
+    streams = [bare(), measured()]
+    order = [1, 0] if measured_first else [0, 1]
+    spent = [0.0, 0.0]
+    gc.disable()  # as `_time`
+    try:
+        while order:
+            for side in list(order):
+                start = time.perf_counter()
+                try:
+                    await anext(streams[side])
+                except StopAsyncIteration:
+                    order.remove(side)
+                spent[side] += time.perf_counter() - start
+    finally:
+        gc.enable()
+    return spent
 
 
 async def _time(fn: Callable[[], Awaitable[object]]) -> float:
