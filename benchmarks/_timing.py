@@ -72,18 +72,26 @@ Stream = Callable[[], AsyncIterator[object]]
 
 
 async def interleaved(bare: Stream, measured: Stream, *, rounds: int) -> tuple[float, float, float]:
-    """(median bare s, median measured s, median of per-round ratios), the two streams of
-    each round open together and pulled in turn, a block at a time (see the module
-    docstring). Each side is charged the time of its own pulls only: opening, every
-    block, and the end. The side pulled first alternates from round to round."""
+    """(median bare s, median measured s, median of per-round ratios) of `interleaved_rounds`."""
+    bares, measures = await interleaved_rounds(bare, measured, rounds=rounds)
+    ratio = statistics.median(m / b for b, m in zip(bares, measures, strict=True))
+    return statistics.median(bares), statistics.median(measures), ratio
+
+
+async def interleaved_rounds(
+    bare: Stream, measured: Stream, *, rounds: int
+) -> tuple[list[float], list[float]]:
+    """Seconds per round of each side, the two streams of each round open together and
+    pulled in turn, a block at a time (see the module docstring). Each side is charged the
+    time of its own pulls only: opening, every block, and the end. The side pulled first
+    alternates from round to round."""
     await _pulled_in_turn(bare, measured, measured_first=False)  # warm-up
     bares, measures = [], []
     for index in range(rounds):
         b, m = await _pulled_in_turn(bare, measured, measured_first=index % 2 == 1)
         bares.append(b)
         measures.append(m)
-    ratio = statistics.median(m / b for b, m in zip(bares, measures, strict=True))
-    return statistics.median(bares), statistics.median(measures), ratio
+    return bares, measures
 
 
 async def _pulled_in_turn(bare: Stream, measured: Stream, *, measured_first: bool) -> list[float]:

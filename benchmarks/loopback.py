@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 from openai import AsyncOpenAI
 
 import l0
 
 from ._timing import Row, Stream, interleaved
+from .stacks import Options, full_stack
 
 SDK_BUDGET = 1.05
 LOOPBACK_ROUNDS = 9
@@ -57,14 +57,7 @@ async def bare(client: AsyncOpenAI) -> AsyncIterator[int]:
                 yield total
 
 
-async def with_l0(client: AsyncOpenAI, *, full: bool = False) -> AsyncIterator[int]:
-    options: dict[str, Any] = {}
-    if full:
-        options = {
-            "guardrails": l0.Guardrails.recommended(),
-            "drift": True,
-            "continue_from_last_good_token": True,
-        }
+async def with_l0(client: AsyncOpenAI, options: Options) -> AsyncIterator[int]:
     total = 0
     result = await l0.run(
         lambda: client.chat.completions.create(model="bench", messages=MESSAGES, stream=True),  # type: ignore[arg-type]
@@ -82,7 +75,7 @@ def scenario(client: AsyncOpenAI, full: bool | None) -> Stream:
     bare SDK, which timed against itself shows the noise floor of these rows."""
     if full is None:
         return lambda: bare(client)
-    return lambda: with_l0(client, full=full)
+    return lambda: with_l0(client, full_stack() if full else {})
 
 
 async def rows(

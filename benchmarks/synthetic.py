@@ -17,6 +17,7 @@ import l0
 
 from ._timing import Row, paired
 from .checks import prose_chunks
+from .stacks import full_stack
 
 CORE_BUDGET = 3.0
 FULL_BUDGET = 6.0
@@ -58,12 +59,7 @@ async def core(chunks: list[ChatCompletionChunk]) -> int:
 
 async def full(chunks: list[ChatCompletionChunk]) -> int:
     """Recommended guardrails, drift and continuation (and OTel, once installed)."""
-    result = await l0.run(
-        lambda: _stream(chunks),
-        guardrails=l0.Guardrails.recommended(),
-        drift=True,
-        continue_from_last_good_token=True,
-    )
+    result = await l0.run(lambda: _stream(chunks), **full_stack())
     total = await _consume(result)
     assert result.outcome == "success", (result.error, result.state.violations)
     return total

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from benchmarks._timing import _pulled_in_turn, interleaved
+from benchmarks._timing import _pulled_in_turn, interleaved, interleaved_rounds
 
 
 def _stream(name: str, blocks: int, pulls: list[str]) -> AsyncIterator[int]:
@@ -55,3 +55,11 @@ def test_interleaved_reports_one_ratio_per_round_median() -> None:
     )
     assert opened.count("bare") == opened.count("l0") == 4  # a warm-up and three rounds
     assert bare > 0 and measured > 0 and ratio > 0
+
+
+def test_interleaved_rounds_gives_each_side_a_time_per_round() -> None:
+    bares, measures = asyncio.run(
+        interleaved_rounds(lambda: _stream("bare", 2, []), lambda: _stream("l0", 2, []), rounds=5)
+    )
+    assert len(bares) == len(measures) == 5
+    assert min(bares) > 0 and min(measures) > 0
