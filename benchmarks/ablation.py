@@ -2,7 +2,7 @@
 
 Usage: `python -m benchmarks.ablation VARIANT [--rounds N]`, variants from
 `stacks.VARIANTS`. Both run over loopback against `l0 chaos` with the OpenTelemetry SDK
-installed, timed as `make bench` times its loopback rows (`_timing.interleaved`): a ratio
+installed, timed as `make bench` times its loopback rows (`_timing.interleaved_rounds`): a ratio
 under 1 is what the full stack spends on what the variant leaves out. Two streams only:
 with more, each stream always follows the same other one and inherits its cache state.
 One round takes about 5 s; at 25 rounds the median is good to about ±0.005 here.

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from benchmarks import ablation
 from benchmarks.stacks import VARIANTS, full_stack
-from benchmarks.synthetic import make_chunks
-from openai.types.chat import ChatCompletionChunk
+from benchmarks.synthetic import _stream, make_chunks
 
 import l0
-
-
-async def _stream(chunks: list[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
-    for chunk in chunks:
-        yield chunk
 
 
 @pytest.mark.parametrize("name", [None, *sorted(VARIANTS)])
