@@ -1,8 +1,8 @@
 """Run every benchmark and print ratios against the bare stream (DESIGN.md §9).
 
 Each scenario is timed in rounds with its baseline, back to back (synthetic rows) or
-interleaved (loopback rows), and the median of the per-round ratios is reported
-(`benchmarks._timing` says why). The times shown are medians.
+interleaved (loopback rows), and the per-round ratios are reported order-balanced: the
+median of each order, combined (`benchmarks._timing` says why). The times shown are medians.
 Rows without telemetry run first; then a real OpenTelemetry SDK is installed (spans to a
 batch processor, metrics to a reader) and the telemetry rows run.
 """

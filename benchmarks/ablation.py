@@ -5,7 +5,8 @@ Usage: `python -m benchmarks.ablation VARIANT [--rounds N]`, variants from
 installed, timed as `make bench` times its loopback rows (`_timing.interleaved_rounds`): a ratio
 under 1 is what the full stack spends on what the variant leaves out. Two streams only:
 with more, each stream always follows the same other one and inherits its cache state.
-One round takes about 5 s; at 25 rounds the median is good to about ±0.005 here.
+The ratio is order-balanced as `make bench`'s (`_timing.balanced_ratio`). One round takes
+about 5 s; at 25 rounds the ratio is good to about ±0.005 here.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import sys
 from openai import AsyncOpenAI
 
 from . import loopback, otel
-from ._timing import interleaved_rounds
+from ._timing import balanced_ratio, interleaved_rounds
 from .stacks import VARIANTS, full_stack
 
 TOKENS = 20_000
 
 
-async def compare(variant: str, rounds: int) -> list[float]:
-    """Per-round ratios, variant / full stack."""
+async def compare(variant: str, rounds: int) -> tuple[list[float], list[float]]:
+    """Per-round seconds of the full stack and of the variant."""
     handle = otel.install()
     async with loopback.chaos_server(TOKENS) as url:
         client = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
@@ -36,7 +37,7 @@ async def compare(variant: str, rounds: int) -> list[float]:
         )
         await client.close()
     handle.shutdown()
-    return [v / f for f, v in zip(fulls, variants, strict=True)]
+    return fulls, variants
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,10 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    ratios = asyncio.run(compare(args.variant, args.rounds))
+    fulls, variants = asyncio.run(compare(args.variant, args.rounds))
+    ratios = [v / f for f, v in zip(fulls, variants, strict=True)]
     spread = statistics.pstdev(ratios)
     print(" ".join(f"{ratio:.3f}" for ratio in ratios))
-    print(f"{args.variant} / full stack: {statistics.median(ratios):.3f} (sd {spread:.3f})")
+    balanced = balanced_ratio(fulls, variants)
+    print(f"{args.variant} / full stack: {balanced:.3f} (sd {spread:.3f})")
     return 0
 
 

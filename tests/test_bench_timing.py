@@ -1,11 +1,19 @@
-"""The loopback rows' interleaved timing: both streams are pulled in turn, to the end."""
+"""`make bench`'s timing: paired and interleaved rounds, and the order-balanced ratio."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 
-from benchmarks._timing import _pulled_in_turn, interleaved, interleaved_rounds
+import pytest
+from benchmarks._timing import (
+    MIN_ROUNDS,
+    _pulled_in_turn,
+    balanced_ratio,
+    interleaved,
+    interleaved_rounds,
+    paired,
+)
 
 
 def _stream(name: str, blocks: int, pulls: list[str]) -> AsyncIterator[int]:
@@ -63,3 +71,38 @@ def test_interleaved_rounds_gives_each_side_a_time_per_round() -> None:
     )
     assert len(bares) == len(measures) == 5
     assert min(bares) > 0 and min(measures) > 0
+
+
+def test_balanced_ratio_weighs_both_orders_alike() -> None:
+    # Rounds alternate: bare timed first (ratio 2) and second (ratio 8). A plain median
+    # says 2 here, only because bare-first rounds are one more; the balanced ratio is 4.
+    bares = [1.0] * 7
+    measures = [2.0, 8.0, 2.0, 8.0, 2.0, 8.0, 2.0]
+    assert balanced_ratio(bares, measures) == pytest.approx(4.0)
+    assert balanced_ratio(bares[:5], measures[:5]) == pytest.approx(4.0)
+
+
+def test_balanced_ratio_takes_each_orders_median() -> None:
+    # One wild round in each order moves nothing.
+    bares = [1.0] * 6
+    measures = [3.0, 3.0, 3.0, 30.0, 0.1, 3.0]
+    assert balanced_ratio(bares, measures) == pytest.approx(3.0)
+
+
+def test_balanced_ratio_of_one_round_is_its_ratio() -> None:
+    assert balanced_ratio([2.0], [3.0]) == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="at least one round"):
+        balanced_ratio([], [])
+
+
+def test_paired_times_as_many_rounds_each_way() -> None:
+    order: list[str] = []
+
+    async def side(name: str) -> None:
+        order.append(name)
+
+    asyncio.run(paired(lambda: side("bare"), lambda: side("l0")))
+    rounds = order[2:]  # after the warm-up pair
+    assert len(rounds) % 4 == 0 and len(rounds) // 2 >= MIN_ROUNDS
+    firsts = rounds[0::2]
+    assert firsts.count("bare") == firsts.count("l0")
