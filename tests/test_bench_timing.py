@@ -51,7 +51,7 @@ def test_the_measured_stream_goes_first_when_asked() -> None:
     assert pulls == ["l0", "bare", "l0 end", "bare end"]
 
 
-def test_interleaved_reports_one_ratio_per_round_median() -> None:
+def test_interleaved_runs_a_warm_up_then_each_round() -> None:
     opened: list[str] = []
 
     def counted(name: str) -> AsyncIterator[int]:
