@@ -68,13 +68,11 @@ async def paired(
 ) -> tuple[float, float, float]:
     """(median bare s, median measured s, `balanced_ratio` of the rounds).
 
-    `rounds` defaults to as many as fill about a second of timing (8 to 100, even: as
-    many rounds each way).
+    `rounds` defaults to `rounds_for` the first, untimed pair.
     """
     first = await _time(bare) + await _time(measured)  # also warms caches and imports
     if rounds is None:
-        wanted = math.ceil(_TARGET_SECONDS / first)
-        rounds = min(MAX_ROUNDS, max(MIN_ROUNDS, wanted + wanted % 2))
+        rounds = rounds_for(first)
     bares, measures = [], []
     for index in range(rounds):
         if index % 2:
@@ -86,6 +84,13 @@ async def paired(
         bares.append(b)
         measures.append(m)
     return statistics.median(bares), statistics.median(measures), balanced_ratio(bares, measures)
+
+
+def rounds_for(seconds: float) -> int:
+    """Rounds of a pair taking `seconds` that fill about a second of timing: 8 to 100, and
+    even, so that as many rounds time each side first."""
+    wanted = math.ceil(_TARGET_SECONDS / seconds)
+    return min(MAX_ROUNDS, max(MIN_ROUNDS, wanted + wanted % 2))
 
 
 Stream = Callable[[], AsyncIterator[object]]

@@ -13,6 +13,7 @@ from benchmarks._timing import (
     interleaved,
     interleaved_rounds,
     paired,
+    rounds_for,
 )
 
 
@@ -106,3 +107,8 @@ def test_paired_times_as_many_rounds_each_way() -> None:
     assert len(rounds) % 4 == 0 and len(rounds) // 2 >= MIN_ROUNDS
     firsts = rounds[0::2]
     assert firsts.count("bare") == firsts.count("l0")
+
+
+@pytest.mark.parametrize(("seconds", "rounds"), [(1 / 9, 10), (1 / 12, 12), (1.0, 8), (1e-6, 100)])
+def test_rounds_fill_a_second_evenly(seconds: float, rounds: int) -> None:
+    assert rounds_for(seconds) == rounds
