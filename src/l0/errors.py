@@ -1,10 +1,10 @@
 """Typed errors and the one place that decides how an exception is handled.
 
-Classification looks at exception *types* and HTTP status first (openai, httpx, litellm and
-the standard library), and only then at message patterns, because messages change between
-SDK versions while types and status codes do not. Provider modules are looked up in
-`sys.modules` instead of imported: if the application never imported openai, no error can
-be an openai error, and `import l0` stays light.
+Classification looks at exception *types* and HTTP status first (openai, httpx, httpx2,
+litellm and the standard library), and only then at message patterns, because messages
+change between SDK versions while types and status codes do not. Provider modules are looked
+up in `sys.modules` instead of imported: if the application never imported openai, no error
+can be an openai error, and `import l0` stays light.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = [
     "RetryDecision",
     "categorize_error",
     "classify_error",
+    "error_type",
 ]
 
 
@@ -202,6 +203,17 @@ def _module(name: str) -> Any:
     return sys.modules.get(name)
 
 
+# openai 3 sends requests through httpx2, a fork of httpx with classes of its own; it also
+# accepts an httpx client, so either (or both) may be loaded.
+_HTTP_CLIENTS = ("httpx", "httpx2")
+
+
+def _http_classes(name: str) -> tuple[type[BaseException], ...]:
+    """The class called `name` in each loaded HTTP client (the two share their class names)."""
+    modules = (_module(client) for client in _HTTP_CLIENTS)
+    return tuple(getattr(module, name) for module in modules if module is not None)
+
+
 def _status_code(error: BaseException) -> int | None:
     status = getattr(error, "status_code", None)
     if isinstance(status, int) and 100 <= status < 600:
@@ -218,15 +230,13 @@ def _status_code(error: BaseException) -> int | None:
 
 
 def _is_http_status_error(error: BaseException) -> bool:
-    httpx = _module("httpx")
-    return httpx is not None and isinstance(error, httpx.HTTPStatusError)
+    return isinstance(error, _http_classes("HTTPStatusError"))
 
 
 def _is_network(error: BaseException) -> bool:
     if isinstance(error, ConnectionError | TimeoutError | asyncio.IncompleteReadError | EOFError):
         return True
-    httpx = _module("httpx")
-    if httpx is not None and isinstance(error, httpx.TransportError):
+    if isinstance(error, _http_classes("TransportError")):
         return True
     openai = _module("openai")
     if openai is not None and isinstance(error, openai.APIConnectionError):
@@ -239,10 +249,42 @@ def _is_network(error: BaseException) -> bool:
 
 
 def _network_reason(error: BaseException) -> str:
-    root = error
-    while root.__cause__ is not None and root.__cause__ is not root:
-        root = root.__cause__
-    return type(root).__name__
+    """The transport failure's name (as `error_type`), else the root cause's class."""
+    *_, root = _causes(error)
+    return type(_transport_error(error) or root).__qualname__
+
+
+def error_type(error: BaseException) -> str:
+    """OTel `error.type` of a failure: the l0 code, else the class to search for.
+
+    A transport failure is named by the HTTP client's exception even when an SDK wrapped it
+    (openai 3 raises `APIConnectionError` from httpx2's `RemoteProtocolError` where openai 2
+    let httpx's through): one name on every SDK version, and the name the HTTP client span
+    beneath the attempt gives the same failure. The wrapper stays the recorded exception.
+    """
+    if isinstance(error, L0Error):
+        return error.code.value
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return type(_transport_error(error) or error).__qualname__
+
+
+def _transport_error(error: BaseException) -> BaseException | None:
+    """The outermost httpx/httpx2 transport exception in `error`'s `__cause__` chain.
+
+    Outermost, because below it lie the HTTP core's and the socket's (`TimeoutError` under a
+    `ReadTimeout`), which say less.
+    """
+    transport = _http_classes("TransportError")
+    return next((e for e in _causes(error) if isinstance(e, transport)), None)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error` and its `__cause__` chain, stopping where the chain loops."""
+    chain = [error]
+    while (cause := chain[-1].__cause__) is not None and cause not in chain:
+        chain.append(cause)
+    return chain
 
 
 def _is_in_band_error(error: BaseException) -> bool:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..adapters import OpenedStream, StreamInfo, open_stream
-from ..errors import ErrorCode, L0Error, RetryDecision, classify_error
+from ..errors import ErrorCode, L0Error, RetryDecision, classify_error, error_type
 from ..events import ObservabilityEventType as T
 from ..telemetry.callbacks import CallbackSink, PendingCallbacks
 from ..telemetry.facade import Sink, Telemetry
@@ -764,14 +764,8 @@ def _is_abort(error: BaseException) -> bool:
 
 
 def _error_type(error: BaseException | None, decision: RetryDecision | None) -> str | None:
-    """OTel `error.type`: the L0 code when we raised it, else the exception class."""
-    if error is None:
-        return None
-    if isinstance(error, L0Error):
-        return error.code.value
-    if isinstance(error, asyncio.CancelledError):
-        return "cancelled"
-    return type(error).__qualname__
+    """OTel `error.type` (`l0.errors.error_type`)."""
+    return None if error is None else error_type(error)
 
 
 async def _close_quietly(opened: OpenedStream) -> None:

@@ -14,7 +14,6 @@ out of telemetry unless a rule copies it explicitly, and only when content captu
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -23,7 +22,7 @@ from typing import Any, Final
 import orjson
 from opentelemetry.util.types import AttributeValue
 
-from ..errors import L0Error
+from .. import errors
 from ..events import ObservabilityEvent
 from ..events import ObservabilityEventType as T
 from . import metric_names as m
@@ -154,16 +153,14 @@ def _merge(*extracts: Extract) -> Extract:
 
 
 def error_type(error: object) -> str | None:
-    """OTel `error.type` of an exception: the l0 error code, else the class name."""
+    """OTel `error.type` of a payload's error: `l0.errors.error_type` names exceptions."""
     if error is None:
         return None
     if isinstance(error, str):
         # Payloads give "TypeError: message"; the message is not a type (and may be long).
         return error.split(":", 1)[0].strip() or None
-    if isinstance(error, L0Error):
-        return error.code.value
-    if isinstance(error, asyncio.CancelledError):
-        return "cancelled"
+    if isinstance(error, BaseException):
+        return errors.error_type(error)
     return type(error).__qualname__
 
 
