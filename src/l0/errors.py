@@ -234,23 +234,23 @@ def _is_http_status_error(error: BaseException) -> bool:
 
 
 def _is_network(error: BaseException) -> bool:
-    if isinstance(error, ConnectionError | TimeoutError | asyncio.IncompleteReadError | EOFError):
-        return True
-    if isinstance(error, _http_classes("TransportError")):
-        return True
-    openai = _module("openai")
-    if openai is not None and isinstance(error, openai.APIConnectionError):
-        return True
-    litellm = _module("litellm")
-    if litellm is not None and isinstance(error, litellm.APIConnectionError | litellm.Timeout):
-        return True
-    cause = error.__cause__ or error.__context__
-    return cause is not None and cause is not error and _is_network(cause)
+    classes: list[Any] = [
+        ConnectionError,
+        TimeoutError,
+        asyncio.IncompleteReadError,
+        EOFError,
+        *_http_classes("TransportError"),
+    ]
+    if (openai := _module("openai")) is not None:
+        classes.append(openai.APIConnectionError)
+    if (litellm := _module("litellm")) is not None:
+        classes += (litellm.APIConnectionError, litellm.Timeout)
+    return any(isinstance(e, tuple(classes)) for e in _chain(error, implicit=True))
 
 
 def _network_reason(error: BaseException) -> str:
     """The transport failure's name (as `error_type`), else the root cause's class."""
-    *_, root = _causes(error)
+    *_, root = _chain(error)
     return type(_transport_error(error) or root).__qualname__
 
 
@@ -259,8 +259,8 @@ def error_type(error: BaseException) -> str:
 
     A transport failure is named by the HTTP client's exception even when an SDK wrapped it
     (openai 3 raises `APIConnectionError` from httpx2's `RemoteProtocolError` where openai 2
-    let httpx's through): one name on every SDK version, and the name the HTTP client span
-    beneath the attempt gives the same failure. The wrapper stays the recorded exception.
+    let httpx's through): one name on every SDK version, and the name HTTP client
+    instrumentation gives the same failure. The wrapper stays the recorded exception.
     """
     if isinstance(error, L0Error):
         return error.code.value
@@ -276,15 +276,19 @@ def _transport_error(error: BaseException) -> BaseException | None:
     `ReadTimeout`), which say less.
     """
     transport = _http_classes("TransportError")
-    return next((e for e in _causes(error) if isinstance(e, transport)), None)
+    return next((e for e in _chain(error) if isinstance(e, transport)), None)
 
 
-def _causes(error: BaseException) -> list[BaseException]:
-    """`error` and its `__cause__` chain, stopping where the chain loops."""
+def _chain(error: BaseException, *, implicit: bool = False) -> list[BaseException]:
+    """`error` and its `__cause__` chain (with `implicit`, `__context__` where there is no
+    cause), stopping where the chain loops."""
     chain = [error]
-    while (cause := chain[-1].__cause__) is not None and cause not in chain:
-        chain.append(cause)
-    return chain
+    while True:
+        last = chain[-1]
+        below = last.__cause__ or (last.__context__ if implicit else None)
+        if below is None or any(below is seen for seen in chain):
+            return chain
+        chain.append(below)
 
 
 def _is_in_band_error(error: BaseException) -> bool:
