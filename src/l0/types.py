@@ -1,7 +1,7 @@
 """The values a consumer of `l0.run()` sees: stream events and the session state.
 
-`Event` is created once per token, so it is a plain slotted class with a positional
-constructor: the cheapest Python object that still reads well (`event.is_token`).
+A `TokenEvent` is made once per token, so events are plain slotted classes: cheap
+Python objects that still read well (`event.is_token`).
 """
 
 from __future__ import annotations
@@ -45,9 +45,6 @@ _ERROR = EventType.ERROR
 _RESET = EventType.RESET
 
 
-_DEFAULTS: dict[str, Any] = {"data": None, "usage": None, "error": None, "keep": 0}
-
-
 class Event:
     """One item of an l0 stream.
 
@@ -77,13 +74,6 @@ class Event:
         self.usage = usage
         self.error = error
         self.keep = keep
-
-    def __getattr__(self, name: str) -> Any:
-        # Token events are built with only `type` and `text` set (see the session loop);
-        # the other fields read as their defaults.
-        if name in _DEFAULTS:
-            return _DEFAULTS[name]
-        raise AttributeError(name)
 
     @property
     def is_token(self) -> bool:
@@ -135,16 +125,17 @@ class Cursor:
 
 
 class TokenEvent(Event):
-    """The TOKEN event as the session loop builds it: `text` is its only instance field.
-
-    Type and predicate are class attributes, so making one is an allocation and a store,
-    and `event.is_token` is a plain attribute read — this is the per-token object. The
-    session recycles one its consumer no longer holds (`session._unheld_refcount`).
-    """
+    """The TOKEN event, the one object the session makes per token: `text` is its only
+    instance field; type, predicate and the other fields are class-level constants."""
 
     __slots__ = ()
     type = EventType.TOKEN
     is_token = True
+    data = usage = error = None
+    keep = 0
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 class State:

@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import sys
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable
-from sys import getrefcount
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -42,26 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 logger = logging.getLogger("l0")
-
-new_event = object.__new__  # token events skip __init__: one slot set, the rest default
-
-
-def _unheld_refcount() -> int:
-    """What `getrefcount` says of an object that only one local variable holds.
-
-    The session recycles a token event when that is all that holds it: then no consumer
-    can see it change, and one allocation per token (a tenth of l0's per-token cost) is
-    saved, as CPython's own `zip` and `enumerate` reuse their result tuples. -1 turns
-    recycling off where counts do not tell: other interpreters, and CPython 3.14+, which
-    may borrow the reference a call argument would have added.
-    """
-    if sys.implementation.name != "cpython" or sys.version_info >= (3, 14):
-        return -1
-    probe = object()
-    return getrefcount(probe)
-
-
-_UNHELD = _unheld_refcount()
 
 
 class _Attempt:
@@ -169,8 +147,6 @@ class Session:
                         mark: Callable[[int, str], int] = self._at_mark
                         next_mark = 1
                         n = 0
-                        event: Any = None
-                        spare: Any = None
                         # The hot loop. Keep it flat: every line here runs once per chunk.
                         async for chunk in opened.iterable:
                             text = feed(chunk)
@@ -186,15 +162,7 @@ class Session:
                                         feed = self.checks.feed_for(translator) or direct
                                         mark = self._mark_after_first()
                                 if plain:
-                                    # `spare` is the event before last: recycle it if the
-                                    # consumer let go of it (see `_unheld_refcount`).
-                                    if getrefcount(spare) == _UNHELD:
-                                        spare.text = text
-                                        spare, event = event, spare
-                                    else:
-                                        spare, event = event, new_event(TokenEvent)
-                                        event.text = text
-                                    yield event
+                                    yield TokenEvent(text)
                                     if watch.fired is not None:
                                         break
                                     continue
@@ -370,8 +338,7 @@ class Session:
             self._network_errors_since_success = 0
 
     def _token_event(self, text: str) -> Event:
-        event: Event = new_event(TokenEvent)
-        event.text = text
+        event = TokenEvent(text)
         self._callback_sink.token_event(event)
         return event
 
