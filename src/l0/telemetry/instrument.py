@@ -1,7 +1,8 @@
 """`l0.instrument()`: send l0's telemetry somewhere with one call at start-up (DESIGN §6).
 
-It sets up (or joins) the OpenTelemetry SDK, turns on the httpx instrumentation so the
-provider's HTTP requests appear under each attempt, and chooses what the sinks record.
+It sets up (or joins) the OpenTelemetry SDK, turns on the HTTP client instrumentations
+(`http_clients`) so the provider's HTTP requests appear under each attempt, and chooses
+what the sinks record.
 The SDK is imported here, inside the function, never at `import l0`.
 
 Rules it keeps:
@@ -27,7 +28,9 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import ProxyTracerProvider, TracerProvider
 
 from . import sentry as sentry_sink
+from .coexistence import remove_gates
 from .facade import settings
+from .http_clients import instrument_http_clients, uninstrument_http_clients
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricReader
@@ -60,7 +63,7 @@ class Instrumentation:
     _readers: list[MetricReader] = field(default_factory=list, repr=False)
     _owns_tracer_provider: bool = field(default=False, repr=False)
     _owns_meter_provider: bool = field(default=False, repr=False)
-    _httpx: Any = field(default=None, repr=False)
+    _http_clients: list[Any] = field(default_factory=list, repr=False)
     _key: tuple[Any, ...] = field(default=(), repr=False)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -87,9 +90,9 @@ class Instrumentation:
         if not self.enabled:
             return
         self.force_flush()
-        if self._httpx is not None:
-            self._httpx.uninstrument()
-            self._httpx = None
+        uninstrument_http_clients(self._http_clients)
+        self._http_clients = []
+        remove_gates()
         _shutdown_tracing(self)
         _shutdown_metrics(self)
         settings.capture_content = False
@@ -138,7 +141,8 @@ def instrument(
       OTLP endpoint variable is set, else "none".
     - `metrics`: record l0's metrics; `metric_reader` adds your reader (e.g. a Prometheus
       reader); otherwise metrics follow the exporter choice.
-    - `httpx`: instrument httpx so provider HTTP requests are children of attempt spans.
+    - `httpx`: turn on the installed HTTP client instrumentations (httpx, httpx2, aiohttp)
+      so provider HTTP requests are children of attempt spans.
     - `sentry`: breadcrumbs and final-failure events; None = on when Sentry is initialised.
     - `capture_content`: put tool arguments/results and output text in telemetry.
     - `events`: "lifecycle" (default) or "all" (every high-frequency moment as a span event).
@@ -256,7 +260,7 @@ def _set_up(
     else:
         handle.meter_provider = otel_metrics.get_meter_provider()
     if httpx:
-        handle._httpx = _instrument_httpx(handle.tracer_provider)
+        handle._http_clients = instrument_http_clients(handle.tracer_provider)
     return handle
 
 
@@ -439,17 +443,3 @@ def _default_reader(choice: str | SpanExporter) -> MetricReader | None:
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
     return PeriodicExportingMetricReader(OTLPMetricExporter())
-
-
-def _instrument_httpx(tracer_provider: TracerProvider) -> Any:
-    """Turn on the httpx instrumentation unless someone already did (then leave it alone)."""
-    try:
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-    except ImportError:
-        logger.info("opentelemetry-instrumentation-httpx is not installed: no HTTP spans")
-        return None
-    instrumentor = HTTPXClientInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        return None
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    return instrumentor

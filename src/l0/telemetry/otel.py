@@ -25,6 +25,7 @@ from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Tracer,
 from ..events import ObservabilityEvent
 from ..events import ObservabilityEventType as T
 from . import metric_names as m
+from .coexistence import PROVIDER_CALL, stand_in
 from .facade import Session, settings
 from .mapping import MAPPING, Action
 from .otel_metrics import SessionMetrics, instruments_for, l0_version
@@ -110,7 +111,8 @@ class OTelSink:
     @contextlib.contextmanager
     def provider_scope(self) -> Iterator[None]:
         """Make the attempt span current while the session calls into the provider, so the
-        provider's HTTP spans (httpx instrumentation) become its children.
+        provider's HTTP spans (`http_clients`) become its children, and mark the call as
+        l0's so the official openai instrumentation stays out of it (`coexistence`).
 
         The session enters this around the factory call and the wait for the response,
         never across a `yield`, so attach and detach happen in the same context.
@@ -119,7 +121,8 @@ class OTelSink:
         if ctx is None:
             yield
             return
-        token = otel_context.attach(ctx)
+        stand_in()
+        token = otel_context.attach(otel_context.set_value(PROVIDER_CALL, True, ctx))
         try:
             yield
         finally:
