@@ -139,8 +139,8 @@ class Telemetry:
         for factory in settings.factories:
             try:
                 sink = factory(info)
-            except Exception:
-                logger.debug("sink factory %r failed", factory, exc_info=True)
+            except Exception as exc:
+                _report_setup_failure(factory, exc)
                 continue
             if sink is not None:
                 sinks.append(sink)
@@ -175,3 +175,24 @@ class Telemetry:
 
 
 _NO_SCOPE = contextlib.nullcontext()  # reusable: most sessions have no scoped sink
+
+_failed_factories: list[SinkFactory] = []  # by identity: a factory need not be hashable
+
+
+def _report_setup_failure(factory: SinkFactory, exc: Exception) -> None:
+    """Say once, at WARNING, that a sink cannot be set up; sessions go on without it.
+
+    A factory that fails fails for every session (a broken provider, an API too old), so
+    repeating it would flood the log; the details are at DEBUG each time.
+    """
+    logger.debug("telemetry sink %r could not be set up", factory, exc_info=exc)
+    if any(failed is factory for failed in _failed_factories):
+        return
+    _failed_factories.append(factory)
+    name = getattr(factory, "__qualname__", None) or repr(factory)
+    logger.warning(
+        "l0 telemetry sink %s could not be set up (%s: %s); sessions stream without it",
+        name,
+        type(exc).__name__,
+        exc,
+    )

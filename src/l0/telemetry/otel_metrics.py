@@ -50,16 +50,31 @@ class Instruments:
                     spec.name, unit=spec.unit, description=spec.description
                 )
             elif spec.kind == "histogram":
-                self.histograms[spec.name] = meter.create_histogram(
-                    spec.name,
-                    unit=spec.unit,
-                    description=spec.description,
-                    explicit_bucket_boundaries_advisory=list(spec.buckets or ()) or None,
-                )
+                self.histograms[spec.name] = _histogram(meter, spec)
             else:
                 self.up_down[spec.name] = meter.create_up_down_counter(
                     spec.name, unit=spec.unit, description=spec.description
                 )
+
+
+def _histogram(meter: Meter, spec: m.MetricSpec) -> Histogram:
+    """A histogram with the semconv bucket advice where the API takes advice.
+
+    opentelemetry-api < 1.30 has no `explicit_bucket_boundaries_advisory` and raises
+    TypeError for it: there the histogram gets the SDK's default buckets (or a View's).
+    """
+    buckets = list(spec.buckets or ())
+    if buckets:
+        try:
+            return meter.create_histogram(
+                spec.name,
+                unit=spec.unit,
+                description=spec.description,
+                explicit_bucket_boundaries_advisory=buckets,
+            )
+        except TypeError:
+            pass
+    return meter.create_histogram(spec.name, unit=spec.unit, description=spec.description)
 
 
 _CACHE: weakref.WeakKeyDictionary[MeterProvider, Instruments] = weakref.WeakKeyDictionary()
