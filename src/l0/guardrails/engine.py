@@ -18,8 +18,6 @@ Call protocol (what the runtime does):
 - `hold(delta)` while streaming, `delta` = the text added since the previous check: True
   when it was held back (nothing to check now); otherwise `check(ctx)` with it as `ctx.delta`.
   (`check` alone does the same, at the cost of building the context every time.)
-- `listen(wake)` to have the screen also watch for drift's wake; after `hold`, `anchored`
-  says whether an anchor (not just a character) may have let the delta through.
 - `check_complete(ctx)` once at the end, `ctx.delta` = the text not yet checked.
 - `validate(text)` to vet a checkpoint before resuming from it (no side effects).
 """
@@ -83,11 +81,10 @@ class GuardrailEngine:
         self._wakes: tuple[Wake | None, ...] | None = None
         self._screen: Screen | None = None
         self._unquiet: str | None = None  # what `hold` just screened and let through
-        self._listening: Wake | None = None  # watched for another reader (`listen`)
         self.anchored = True
         """Whether the last delta the screen let through (`hold`, a check) may hold one of
         its anchors. False: only a character of a wake woke it (or too much held text), so
-        a reader that waits for anchors only may treat that delta as screened too."""
+        the delta is released with the held text, marked screened."""
         self._new_attempt()
 
     # ------------------------------------------------------------ attempts
@@ -115,7 +112,6 @@ class GuardrailEngine:
         self._held.clear()
         self._held_chars = 0
         self._screen = None
-        self._listening = None
         self.violations = []
         self._seen.clear()
         self._errors.clear()
@@ -167,19 +163,6 @@ class GuardrailEngine:
             return True
         self._unquiet = delta  # `check` must not screen it again: the screen saw it
         return False
-
-    def listen(self, wake: Wake | None) -> bool:
-        """Also screen for `wake` on behalf of another reader of the same text (drift's
-        meta-commentary matcher): from now on `hold` holds a delta only if nothing that
-        wake asks for is in it either, so that reader may skip it too. One screen pass
-        serves both. Returns whether the screen covers `wake` now (it does not without a
-        screen, or for None); the attempt's reset ends it.
-        """
-        if wake is not self._listening:
-            self._listening = wake
-            self._wakes = None
-            self._rescreen()
-        return wake is not None and self._screen is not None and not self._always
 
     def check(self, ctx: GuardrailContext) -> GuardrailResult:
         """Streaming check of the rules with `streaming=True`; only new violations return."""
@@ -318,8 +301,6 @@ class GuardrailEngine:
         if not self._screened:
             return
         wakes = tuple(map(_WAKE, self._screened))
-        if self._listening is not None:
-            wakes += (self._listening,)
         if wakes != self._wakes:
             self._wakes = wakes
             self._screen = screen_for(wakes, self._screen)

@@ -153,10 +153,8 @@ def _after_carry(carry: str, folded: str) -> str:
     return folded[1:] if folded[:1] == " " and carry[-1:] == " " else folded
 
 
-@functools.lru_cache(maxsize=256)
 def _carry_len(anchors: tuple[str, ...]) -> int:
-    """Characters of carry an anchor test needs: an anchor may end one past them.
-    (Cached: a watch is built per session and per screen, over a few fixed anchor sets.)"""
+    """Characters of carry an anchor test needs: an anchor may end one past them."""
     return max(map(len, anchors), default=1) - 1
 
 

@@ -3,12 +3,6 @@
 The session calls `run(n)` only when a check is due (it compares one integer per token);
 each check looks at the text added since that check last ran (`State._since`), so its cost
 is O(delta) however long the output is.
-
-Guardrails and drift read the same text, so one screen serves both: the guardrail engine
-also watches for what drift waits for (`GuardrailEngine.listen`, `DriftDetector.wake`).
-A drift check whose text that screen held, and that completes no batch, is skipped: the
-text waits in the state and drift reads it, joined, at the next check that matters, with
-the same verdicts at the same tokens.
 """
 
 from __future__ import annotations
@@ -70,15 +64,6 @@ class ContentChecks:
         self.checkpoints = 0
         self._announce_checkpoints = announce_checkpoints
         self._next_guard = self._next_drift = self._next_checkpoint = _NEVER
-        # Whether drift may skip its checks (see the module docstring): the guardrail
-        # screen watches for it, and has held `_quiet_chars` characters since drift read.
-        self._drift_screened = False
-        self._quiet_chars = 0
-        self._drift_room = 0
-        self._guard_at = -1  # attempt token of the last guardrail check
-        # Detailed telemetry reports every drift check: none is skipped then.
-        skippable = self.engine is not None and self.drift is not None
-        self._skips_drift = skippable and not tel.detailed
 
     # ---------------------------------------------------------------- attempts
 
@@ -91,7 +76,6 @@ class ContentChecks:
         if self.drift is not None:
             self.drift.reset(prefix)
         self._guard_from, self._drift_from = state._cursor(), state._cursor()
-        self._drift_screened, self._quiet_chars, self._guard_at = False, 0, -1
         self._next_guard = self.guard_every if self.engine is not None else _NEVER
         self._next_drift = self.drift_every if self.drift is not None else _NEVER
         self._next_checkpoint = self.checkpoint_every or _NEVER
@@ -172,62 +156,30 @@ class ContentChecks:
                 engine = self.engine
                 assert engine is not None
                 delta = self.state._since(self._guard_from)
-                self._guard_at = n
-                held = engine.hold(delta)
-                if held or not engine.anchored:
-                    # Held, or let through for a character: no anchor of drift's ends in it.
-                    if self._drift_screened:
-                        self._quiet_chars += len(delta)
-                else:
-                    self._drift_screened = False
-                if not held:
+                if not engine.hold(delta):
                     self._check_guard(delta, completed=False)
             if n >= self._next_drift:
                 self._next_drift = n + self.drift_every
-                if not (
-                    self._drift_screened
-                    and self._guard_at == n
-                    and self._quiet_chars < self._drift_room
-                ):
-                    self._check_drift()
+                self._check_drift(completed=False)
         except L0Error:
             state = self.state
             state._rewind(state.content_length - len(text), state.token_count - 1)
             raise
         if n >= self._next_checkpoint:
             self._next_checkpoint = n + self.checkpoint_every
-            self._save_checkpoint(n)
+            self._save_checkpoint()
         return min(self._next_guard, self._next_drift, self._next_checkpoint)
 
-    def _check_drift(self) -> None:
+    def _check_drift(self, completed: bool) -> None:
         drift = self.drift
         assert drift is not None
-        delta = self.state._since(self._drift_from)
-        if not self._skips_drift:
-            found = drift.check(delta)
-        else:  # the held prefix was screened for drift's wake: drift skips it
-            found = drift.check(delta, screened=self._quiet_chars)
-            self._listen_for_drift(drift)
+        found = drift.check(self.state._since(self._drift_from), completed)
         if found.detected:
             self._take_drift(found)
 
-    def _listen_for_drift(self, drift: DriftDetector) -> None:
-        """Have the guardrail screen watch for drift's wake until drift reads next, if it
-        can: only text both read from here on can be screened for drift."""
-        engine = self.engine
-        assert engine is not None
-        wake = drift.wake
-        aligned = self._guard_from.chars == self._drift_from.chars
-        # While drift needs every delta (wake None) the screen keeps its anchors: changing
-        # them would cost a new screen, which sees everything until it has a carry.
-        self._drift_screened = wake is not None and aligned and engine.listen(wake)
-        self._quiet_chars, self._drift_room = 0, drift.room
-
-    def _save_checkpoint(self, n: int) -> None:
+    def _save_checkpoint(self) -> None:
         state = self.state
-        # A guardrail check at this token has just measured the content: no need to count.
-        guarded = self._guard_at == n
-        state.checkpoint_length = self._guard_from.chars if guarded else state.content_length
+        state.checkpoint_length = state.content_length
         state.checkpoint_token_count = state.token_count
         self.checkpoints += 1
         if self._announce_checkpoints:
@@ -242,9 +194,7 @@ class ContentChecks:
         if self.engine is not None:
             self._check_guard(self.state._since(self._guard_from), completed=True)
         if self.drift is not None:
-            result = self.drift.check(self.state._since(self._drift_from), completed=True)
-            if result.detected:
-                self._take_drift(result)
+            self._check_drift(completed=True)
 
     def _check_guard(self, delta: str, completed: bool) -> None:
         engine = self.engine

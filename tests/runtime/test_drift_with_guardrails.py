@@ -1,6 +1,5 @@
-"""One screen for guardrails and drift: with both on, the guardrail engine's screen also
-watches for drift's meta-commentary anchors, and drift skips the checks whose text it held.
-Drift must report exactly what, and at exactly the token, it reports on its own."""
+"""Drift beside guardrails: the two read the same text at their own intervals, and drift
+reports exactly what, and at exactly the token, it reports on its own."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 import l0
-from l0.drift import DriftConfig, DriftDetector
+from l0.drift import DriftConfig
 from l0.testing import prose_chunks
 
 META = ["As an AI, ", "I apologize, but ", "my training data ", "I am sorry, but ", "I can't help "]
@@ -59,7 +58,7 @@ async def drift_reports(
     return reports
 
 
-SCREENED = [l0.markdown_rule(), l0.json_rule()]  # their wakes are characters: drift's anchors add
+GUARDRAILS = [l0.markdown_rule(), l0.json_rule()]
 
 
 @pytest.mark.parametrize("seed", range(16))
@@ -67,9 +66,9 @@ async def test_drift_reports_the_same_at_the_same_token_with_guardrails(seed: in
     chunks = with_meta(seed)
     alone = await drift_reports(chunks, [])
     assert any("meta_commentary" in types for types, _ in alone)
-    assert await drift_reports(chunks, SCREENED) == alone
-    intervals = {"guardrails": 3, "drift": 7}  # misaligned: some drift text is unscreened
-    assert await drift_reports(chunks, SCREENED, check_intervals=intervals) == (
+    assert await drift_reports(chunks, GUARDRAILS) == alone
+    intervals = {"guardrails": 3, "drift": 7}  # misaligned intervals
+    assert await drift_reports(chunks, GUARDRAILS, check_intervals=intervals) == (
         await drift_reports(chunks, [], check_intervals=intervals)
     )
 
@@ -79,34 +78,14 @@ async def test_a_repetition_loop_is_reported_at_the_same_token() -> None:
     chunks = rechunk(loop, random.Random(7))
     alone = await drift_reports(chunks, [])
     assert any("repetition" in types for types, _ in alone)
-    assert await drift_reports(chunks, SCREENED) == alone
-
-
-async def test_drift_skips_the_checks_whose_text_the_screen_held(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    checks = 0
-    check = DriftDetector.check
-
-    def counted(self: DriftDetector, *args: Any, **kwargs: Any) -> Any:
-        nonlocal checks
-        checks += 1
-        return check(self, *args, **kwargs)
-
-    monkeypatch.setattr(DriftDetector, "check", counted)
-    chunks = prose_chunks(4000)
-    assert await drift_reports(chunks, SCREENED) == []
-    assert checks < len(chunks) // 10 // 2  # drift is due every 10 tokens
-    checks = 0
-    assert await drift_reports(chunks, []) == []
-    assert checks >= len(chunks) // 10  # without a screen it reads at every check
+    assert await drift_reports(chunks, GUARDRAILS) == alone
 
 
 async def test_detailed_telemetry_keeps_every_drift_check() -> None:
     events: list[Any] = []
     result = await l0.run(
         lambda: _stream(prose_chunks(400)),
-        guardrails=SCREENED,
+        guardrails=GUARDRAILS,
         drift=True,
         on_event=events.append,
     )
