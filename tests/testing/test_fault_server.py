@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -22,6 +23,9 @@ from l0.testing import FaultServer, Reply, prose_chunks
 # The `src` directory of this checkout, for the CLI subprocess (works without an install).
 SRC = str(Path(l0.testing.__file__).resolve().parents[2])
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello to the world"}]
+OPENAI_MAJOR = int(openai.__version__.split(".")[0])
+# The HTTP library openai sends through: openai 3 uses httpx2, a fork with its own classes.
+HTTP = importlib.import_module("httpx2" if OPENAI_MAJOR >= 3 else "httpx")
 
 
 @pytest.fixture
@@ -50,6 +54,17 @@ async def read_until_error(response: Any, received: list[str]) -> BaseException:
             if chunk.choices and chunk.choices[0].delta.content:
                 received.append(chunk.choices[0].delta.content)
     return caught.value
+
+
+def assert_mid_stream(error: BaseException, name: str) -> None:
+    """What iterating a stream raises when the HTTP library raised `name` (docs/testing.md):
+    openai 3 wraps it, openai 2 lets httpx's exception through."""
+    if OPENAI_MAJOR >= 3:
+        timeout = issubclass(getattr(HTTP, name), HTTP.TimeoutException)
+        assert type(error) is (openai.APITimeoutError if timeout else openai.APIConnectionError)
+        assert type(error.__cause__) is getattr(HTTP, name)
+    else:
+        assert type(error) is getattr(HTTP, name)
 
 
 # -- the happy path ----------------------------------------------------------------------
@@ -94,7 +109,7 @@ async def test_non_streaming_faults() -> None:
         ) as client:
             with pytest.raises(openai.APIConnectionError) as caught:
                 await client.chat.completions.create(model="m", messages=MESSAGES)
-            assert isinstance(caught.value.__cause__, httpx.RemoteProtocolError)
+            assert type(caught.value.__cause__) is HTTP.RemoteProtocolError  # both majors wrap
             with pytest.raises(json.JSONDecodeError):
                 await client.chat.completions.create(model="m", messages=MESSAGES)
             with pytest.raises(openai.APITimeoutError):
@@ -216,7 +231,7 @@ async def test_reset_is_remote_protocol_error(fault_server: FaultServer, client:
     received: list[str] = []
     error = await read_until_error(await stream(client), received)
     assert received == ["Hello", " there"]
-    assert isinstance(error, httpx.RemoteProtocolError)  # not wrapped by openai mid-stream
+    assert_mid_stream(error, "RemoteProtocolError")
 
 
 async def test_malformed_line_is_json_decode_error(fault_server: FaultServer, client: Any) -> None:
@@ -252,7 +267,7 @@ async def test_stall_before_first_chunk_times_out(fault_server: FaultServer) -> 
     ) as client:
         response = await stream(client)  # the headers did arrive
         error = await read_until_error(response, [])
-    assert isinstance(error, httpx.ReadTimeout)  # raw httpx: the stream is past openai's retry
+    assert_mid_stream(error, "ReadTimeout")  # create() has returned: iterating raises it
     # The client hung up; the server notices and ends the 60 s stall at once.
     await asyncio.wait_for(fault_server.wait_idle(), timeout=10)
 
@@ -329,7 +344,7 @@ async def test_clean_shutdown_during_a_stall() -> None:
         response = await stream(client)  # headers received: the server is in the stall
         await server.stop()
         error = await read_until_error(response, [])
-    assert isinstance(error, httpx.RemoteProtocolError)
+    assert_mid_stream(error, "RemoteProtocolError")
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
