@@ -1,36 +1,39 @@
-"""The provider's HTTP spans are children of the attempt span; the consumer's context is not
-touched; no "Failed to detach context" is ever logged. Real httpx instrumentation, real
-openai client, real HTTP to the fault server."""
+"""The provider's HTTP spans are children of the attempt span, one per request; the
+consumer's context is not touched; no "Failed to detach context" is ever logged. The real
+HTTP client instrumentations l0 turns on (httpx, httpx2, and aiohttp where installed), the
+real openai client (httpx2 on openai 3, httpx on openai 2), real HTTP to the fault server."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
 from opentelemetry import trace
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.trace import SpanKind
 from telemetry_support import COMPLETION, OTel, eventually, run
 
 import l0
+from l0.telemetry.http_clients import instrument_http_clients, uninstrument_http_clients
 from l0.testing import FaultServer, Reply
 
 
 @pytest.fixture
-def httpx_spans(otel: OTel) -> Iterator[None]:
-    instrumentor = HTTPXClientInstrumentor()
-    assert not instrumentor.is_instrumented_by_opentelemetry
-    instrumentor.instrument(tracer_provider=otel.tracer_provider)
-    yield
-    instrumentor.uninstrument()
+def http_spans(otel: OTel) -> Iterator[list[Any]]:
+    """Every installed HTTP client instrumentation on, as `l0.instrument()` turns them on."""
+    instrumentors = instrument_http_clients(otel.tracer_provider)
+    assert instrumentors, "no HTTP client instrumentation is installed"
+    yield instrumentors
+    uninstrument_http_clients(instrumentors)
+    assert not any(i.is_instrumented_by_opentelemetry for i in instrumentors)
 
 
 async def test_http_spans_are_children_of_attempt_spans(
     otel: OTel,
-    httpx_spans: None,
+    http_spans: list[Any],
     fault_server: FaultServer,
     client: openai.AsyncOpenAI,
     caplog: pytest.LogCaptureFixture,
@@ -68,7 +71,7 @@ async def test_http_spans_are_children_of_attempt_spans(
 
 async def test_http_spans_of_a_timed_out_attempt_stay_in_its_subtree(
     otel: OTel,
-    httpx_spans: None,
+    http_spans: list[Any],
     fault_server: FaultServer,
     client: openai.AsyncOpenAI,
     caplog: pytest.LogCaptureFixture,
@@ -90,7 +93,7 @@ async def test_http_spans_of_a_timed_out_attempt_stay_in_its_subtree(
 @pytest.mark.parametrize("how", ["cancel", "abort"])
 async def test_stopping_inside_the_provider_call_detaches_cleanly(
     otel: OTel,
-    httpx_spans: None,
+    http_spans: list[Any],
     fault_server: FaultServer,
     client: openai.AsyncOpenAI,
     caplog: pytest.LogCaptureFixture,
@@ -120,3 +123,51 @@ async def test_stopping_inside_the_provider_call_detaches_cleanly(
     [attempt] = otel.named("chat")
     assert [s.parent.span_id for s in http if s.parent] == [attempt.context.span_id]
     assert "Failed to detach context" not in caplog.text
+
+
+@pytest.mark.parametrize("client_module", ["httpx", "httpx2"])
+async def test_one_http_span_per_request_with_every_instrumentation_on(
+    otel: OTel, http_spans: list[Any], fault_server: FaultServer, client_module: str
+) -> None:
+    """httpx and httpx2 instrumented side by side: a request through either client is one
+    span, never one from each instrumentation."""
+    module = pytest.importorskip(client_module)
+    async with module.AsyncClient() as http:
+        response = await http.get(f"{fault_server.url}/nowhere")
+    assert response.status_code == 404
+    [span] = [s for s in otel.spans() if s.kind is SpanKind.CLIENT]
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.name == "opentelemetry.instrumentation.httpx"
+
+
+async def test_litellm_requests_through_aiohttp_are_children_of_attempt_spans(
+    otel: OTel, http_spans: list[Any], fault_server: FaultServer
+) -> None:
+    """LiteLLM's default transport is aiohttp: its instrumentation gives each attempt one
+    HTTP span, and the httpx instrumentations add none."""
+    pytest.importorskip("opentelemetry.instrumentation.aiohttp_client")
+    litellm = pytest.importorskip("litellm")
+    # The aiohttp instrumentation traces sessions created after it was turned on; drop
+    # the clients (and their sessions) earlier tests left in LiteLLM's cache.
+    litellm.in_memory_llm_clients_cache.flush_cache()
+    fault_server.enqueue(Reply(status=503), Reply(text=COMPLETION))
+
+    def factory() -> Any:
+        return litellm.acompletion(
+            model="openai/gpt-lite",
+            api_base=fault_server.url,
+            api_key="k",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            max_retries=0,
+        )
+
+    result = await l0.run(factory, retry=l0.Retry(base_delay=0.0, max_delay=0.0))
+    assert await result.read() == COMPLETION
+
+    attempts = {s.context.span_id for s in otel.named("chat")}
+    http = [s for s in otel.spans() if s.kind is SpanKind.CLIENT and not s.name.startswith("chat")]
+    assert len(attempts) == 2
+    assert len(http) == 2, [(s.name, s.instrumentation_scope) for s in http]
+    assert {s.parent.span_id for s in http if s.parent} == attempts
+    assert trace.get_current_span() is trace.INVALID_SPAN

@@ -14,7 +14,7 @@ from typing import Any
 
 import openai
 import pytest
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from telemetry_support import COMPLETION, OTel, run
@@ -108,13 +108,33 @@ def test_settings_and_shutdown(otel: OTel, handles: list[Instrumentation]) -> No
     assert instrument_module._current is None
 
 
-def test_httpx_is_instrumented_and_released(otel: OTel, handles: list[Instrumentation]) -> None:
-    instrumentor = HTTPXClientInstrumentor()
-    assert not instrumentor.is_instrumented_by_opentelemetry
+def test_http_clients_are_instrumented_and_released(
+    otel: OTel, handles: list[Instrumentation]
+) -> None:
+    """httpx (openai 2) and httpx2 (openai 3) both: whichever the provider uses, its
+    requests get spans."""
+    instrumentors = [HTTPXClientInstrumentor(), HTTPX2ClientInstrumentor()]
+    assert not any(i.is_instrumented_by_opentelemetry for i in instrumentors)
     handle = instrument(exporter="none")
-    assert instrumentor.is_instrumented_by_opentelemetry
+    assert all(i.is_instrumented_by_opentelemetry for i in instrumentors)
     handle.shutdown()
-    assert not instrumentor.is_instrumented_by_opentelemetry
+    assert not any(i.is_instrumented_by_opentelemetry for i in instrumentors)
+
+
+def test_an_http_instrumentation_the_app_turned_on_stays_on(
+    otel: OTel, handles: list[Instrumentation]
+) -> None:
+    """l0 neither instruments it a second time nor turns it off at shutdown."""
+    mine = HTTPX2ClientInstrumentor()
+    mine.instrument(tracer_provider=otel.tracer_provider)
+    try:
+        handle = instrument(exporter="none")
+        assert HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
+        handle.shutdown()
+        assert mine.is_instrumented_by_opentelemetry
+        assert not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
+    finally:
+        mine.uninstrument()
 
 
 def test_otel_sdk_disabled_gives_a_no_op_handle(
@@ -127,6 +147,7 @@ def test_otel_sdk_disabled_gives_a_no_op_handle(
     assert handle._processors == []
     assert handle.force_flush() is True
     assert not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
+    assert not HTTPX2ClientInstrumentor().is_instrumented_by_opentelemetry
 
 
 def test_sentry_switch(otel: OTel, handles: list[Instrumentation], sentry: Any) -> None:
