@@ -259,7 +259,7 @@ def _screened_and_engine_results(
 ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     """Per-check drift types as screened, and with the engine always on (the screen forced
     to "maybe")."""
-    from l0 import drift
+    from l0.drift.screen import Screen
 
     def results() -> list[tuple[str, ...]]:
         detector, rng, found, i = DriftDetector(config), random.Random(2), [], 0
@@ -270,12 +270,12 @@ def _screened_and_engine_results(
         return [*found, tuple(detector.check("", completed=True).types)]
 
     screened = results()
-    add = drift._Screen.add
+    add = Screen.add
     try:
-        drift._Screen.add = lambda self, blocks, final: add(self, blocks, final) or True  # type: ignore[method-assign]
+        Screen.add = lambda self, blocks, final: add(self, blocks, final) or True  # type: ignore[method-assign]
         return screened, results()
     finally:
-        drift._Screen.add = add  # type: ignore[method-assign]
+        Screen.add = add  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize(("text", "config"), SCREENED)
@@ -386,10 +386,10 @@ def test_running_window_statistics_match_a_recount() -> None:
     from collections import Counter
     from itertools import chain
 
-    from l0.drift import _Engine
+    from l0.drift.engine import Engine
 
     config = DriftConfig(window=800, blocks=5)
-    engine = _Engine(config, {}, json_doc=False)
+    engine = Engine(config, {}, json_doc=False)
     text = (NEGATIVES["mixed"] + POSITIVES["repetition"]) * 3
     size = engine.block_size
     for i in range(0, len(text) - size, size):
@@ -455,11 +455,14 @@ def test_the_shared_quiet_result_cannot_be_changed() -> None:
 
 
 def test_an_ordinary_my_does_not_wake_the_meta_commentary_matcher() -> None:
-    # Only a phrase's anchor makes the matcher need every delta (wake None); "my" alone,
-    # in most chat answers, must not, or every screen watching for drift wakes with it.
-    detector = DriftDetector()
-    assert detector.wake is not None
-    detector.check("In my view, the second option works better. ")
-    assert detector.wake is not None
-    detector.check("Given my training data")
-    assert detector.wake is None  # a phrase may be completing
+    # Only a phrase's anchor makes the matcher scan its window (wake None); "my" alone, in
+    # most chat answers, must not.
+    from l0.drift.lexicon import META, META_WINDOW
+    from l0.guardrails.streamtext import TailMatcher
+
+    matcher = TailMatcher(META, META_WINDOW)
+    assert matcher.wake is not None
+    assert matcher.feed("In my view, the second option works better. ") == []
+    assert matcher.wake is not None
+    assert matcher.feed("Given my training data") == []
+    assert matcher.wake is None  # a phrase may be completing

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from l0.drift import _META
+from l0.drift.lexicon import META
 from l0.guardrails.anchors import anchor_of, anchors_of, fold
 from l0.guardrails.patterns import DEFAULT_PATTERNS
 from l0.guardrails.screen import AnchorWatch
@@ -29,7 +29,7 @@ OTHER_PATTERNS = [
     r"ab(?-i:CD)ef",
     r"don['\u2019]t\s+(?:stop|quit)",
 ]
-PATTERNS = [p.compile() for p in DEFAULT_PATTERNS] + list(_META)
+PATTERNS = [p.compile() for p in DEFAULT_PATTERNS] + list(META)
 PATTERNS += [re.compile(p, re.IGNORECASE) for p in OTHER_PATTERNS]
 WHITESPACE = [" ", " ", " ", "  ", "\n", "\t", "\u00a0", "\u3000", " \n "]
 LOOKALIKES = {"i": ["I", "\u0131", "\u0130"], "s": ["S", "\u017f"], "k": ["K", "\u212a"]}
