@@ -144,22 +144,14 @@ class GuardrailEngine:
     # -------------------------------------------------------------- checks
 
     def hold(self, delta: str) -> bool:
-        """Hold `delta` back if no checker needs it now (see the call protocol).
-
-        `_quiet` and `_keep` written out: on prose this is the whole of most checks."""
-        screen = self._screen
-        if screen is None or self._always or self._deferred:
+        """Hold `delta` back if no checker needs it now (see the call protocol)."""
+        if self._screen is None or self._always or self._deferred:
             self.anchored = True
             return False
         if not delta:
             return True
-        if screen.sees(delta):
-            self.anchored = screen.anchored
-        elif self._held_chars > _MAX_HELD:
-            self.anchored = False
-        else:
-            self._held.append(delta)
-            self._held_chars += len(delta)
+        if self._quiet(delta):
+            self._keep(delta)
             return True
         self._unquiet = delta  # `check` must not screen it again: the screen saw it
         return False

@@ -20,8 +20,7 @@ is a promise about its own state, the engine asks again after each release.
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .anchors import fold
@@ -63,13 +62,13 @@ class AnchorWatch:
     seeing one.
     """
 
-    __slots__ = ("_carry", "_char_in", "anchored", "anchors", "blind", "carry_len", "chars")
+    __slots__ = ("_carry", "anchored", "anchors", "blind", "carry_len", "chars")
 
     def __init__(
         self, anchors: Sequence[str], carry: str = "", *, whole: bool = True, chars: str = ""
     ) -> None:
         self.anchors = tuple(anchors)
-        self._set_chars(chars)
+        self.chars = tuple(chars)
         self.carry_len = _carry_len(self.anchors)
         count = self.carry_len
         self._carry = carry[len(carry) - count :] if count < len(carry) else carry
@@ -101,24 +100,11 @@ class AnchorWatch:
                 if anchor in text:
                     self.anchored = True
                     return True
-        search = self._char_in
-        if search is not None:
-            if search(delta) is not None:
-                self.anchored = False
-                return True
-            return False
         for char in self.chars:
             if char in delta:
                 self.anchored = False
                 return True
         return False
-
-    def _set_chars(self, chars: str) -> None:
-        self.chars = tuple(chars)
-        # Over a delta of a few dozen characters one regex class search costs about as
-        # much as seven `in` tests: fewer characters than that are looped.
-        many = len(chars) >= _SEARCHED_CHARS
-        self._char_in = _char_search(chars) if many else None
 
     def skip(self, text: str) -> None:
         """Follow `text` without looking at it: the caller screened it for these anchors
@@ -137,15 +123,6 @@ class AnchorWatch:
             folded = self._carry + _after_carry(self._carry, folded)
         self._carry = folded[len(folded) - count :] if count < len(folded) else folded
         self.blind = self.blind and len(self._carry) < count
-
-
-_SEARCHED_CHARS = 7
-
-
-@functools.lru_cache(maxsize=64)
-def _char_search(chars: str) -> Callable[[str], re.Match[str] | None]:
-    """One C-level search for any of `chars`."""
-    return re.compile(f"[{re.escape(chars)}]").search
 
 
 def _after_carry(carry: str, folded: str) -> str:
@@ -175,7 +152,7 @@ class Screen(AnchorWatch):
     def retarget(self, wake: Wake) -> None:
         """Take `wake`, which has the same anchors: the carry runs on."""
         self.wake = wake
-        self._set_chars(wake.chars)
+        self.chars = tuple(wake.chars)
 
 
 def screen_for(wakes: Iterable[Wake | None], previous: Screen | None) -> Screen | None:

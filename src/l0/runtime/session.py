@@ -2,9 +2,8 @@
 
 One session is one async generator (`Session.events`). Its token loop is written inline
 and kept to a handful of attribute operations per token; everything that happens every N
-tokens (guardrails, drift, checkpoints) runs at a "mark", which the loop reaches through a
-single integer comparison: `_at_mark` for the first token (and for every token when
-telemetry is detailed), `ContentChecks.run` directly after that.
+tokens (guardrails, drift, checkpoints) runs at a "mark" (`_at_mark`), which the loop
+reaches through a single integer comparison.
 
 Context rules: the session never attaches an OpenTelemetry context itself (it does not
 know OpenTelemetry). The telemetry sinks attach the attempt's context only inside
@@ -144,7 +143,6 @@ class Session:
                         direct = translator.resolved.feed
                         feed = self.checks.feed_for(translator) or direct
                         pieces = state._pieces
-                        mark: Callable[[int, str], int] = self._at_mark
                         next_mark = 1
                         n = 0
                         # The hot loop. Keep it flat: every line here runs once per chunk.
@@ -154,13 +152,12 @@ class Session:
                                 pieces.append(text)
                                 n += 1
                                 if n >= next_mark:
-                                    next_mark = mark(n, text)
+                                    next_mark = self._at_mark(n, text)
                                     # After its first chunk an adapter may have a faster
                                     # feed; the overlap trimmer may be done.
                                     if n == 1 or feed is not direct:
                                         direct = translator.resolved.feed
                                         feed = self.checks.feed_for(translator) or direct
-                                        mark = self._mark_after_first()
                                 if plain:
                                     yield TokenEvent(text)
                                     if watch.fired is not None:
@@ -316,9 +313,6 @@ class Session:
             )
         next_mark = self.checks.run(n, text)
         return n + 1 if tel.detailed else next_mark
-
-    def _mark_after_first(self) -> Callable[[int, str], int]:
-        return self._at_mark if self.tel.detailed else self.checks.run
 
     def _first_token(self, attempt: _Attempt) -> None:
         now = time.monotonic()
