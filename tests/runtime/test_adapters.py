@@ -13,6 +13,8 @@ from openai.types.chat import ChatCompletionChunk
 import l0
 from l0 import ErrorCategory, ErrorCode, Event, EventType
 from l0 import ObservabilityEventType as T
+from l0.adapters import StreamInfo
+from l0.adapters.detect import AutoChunks
 from l0.adapters.openai import OpenAIChunks
 from l0.testing import FaultServer, Reply
 
@@ -137,6 +139,43 @@ def test_openai_chunks_read_from_dicts_translate_as_read_from_attributes() -> No
     by_attributes.feed = by_attributes._feed_attributes  # type: ignore[method-assign]
     assert _translate(by_dicts, mixed_chunks()) == _translate(by_attributes, mixed_chunks())
     assert by_dicts.feed == by_dicts._feed_dicts
+
+
+@pytest.mark.parametrize("absent", ["left_out", "none"])
+def test_chunks_as_dicts_translate_as_the_models_do(absent: str) -> None:
+    """Dicts as parsed from the wire JSON (absent fields left out) or dumped in full."""
+    dicts = [c.model_dump(exclude_unset=absent == "left_out") for c in mixed_chunks()]
+    by_dicts = OpenAIChunks()
+    assert _translate(by_dicts, dicts) == _translate(OpenAIChunks(), mixed_chunks())
+    assert by_dicts.feed == by_dicts._feed_json
+
+
+def test_first_item_picks_the_translator_and_describes_the_stream() -> None:
+    info = StreamInfo("auto")
+    auto = AutoChunks(info)
+    texts = [auto.feed(item) for item in prebuilt_chunks()]
+    assert [t for t in texts if t] == ["Hello", " world"]
+    # From the first token on the session calls the chosen translator's fast feed.
+    chosen = auto.resolved
+    assert isinstance(chosen, OpenAIChunks) and chosen.feed == chosen._feed_dicts
+    assert (info.adapter, info.provider, info.request_model) == ("openai", "openai", "prebuilt")
+
+
+async def test_detection_sees_only_the_items_up_to_the_first_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[Any] = []
+    feed = AutoChunks.feed
+
+    def counted(self: AutoChunks, item: Any) -> str | None:
+        seen.append(item)
+        return feed(self, item)
+
+    monkeypatch.setattr(AutoChunks, "feed", counted)
+    chunks = list(prebuilt_chunks())
+    result = await l0.run(lambda: agen(*chunks))
+    assert await result.read() == "Hello world"
+    assert seen == chunks[:2], "after the first token the session feeds the chosen translator"
 
 
 def test_chunks_without_fields_in_dicts_are_read_from_attributes() -> None:

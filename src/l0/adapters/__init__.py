@@ -7,9 +7,10 @@ from typing import Any
 
 from ..errors import ErrorCode, L0Error
 from .base import Adapter, StreamInfo, ToolCall, Translator
-from .litellm import describe_litellm_stream, is_litellm_stream
-from .openai import OpenAIChunks, describe_openai_stream, is_openai_stream
-from .text import AutoChunks, EventChunks, TextChunks
+from .detect import AutoChunks, describe_stream
+from .litellm import describe_litellm_stream
+from .openai import OpenAIChunks, describe_openai_stream
+from .text import EventChunks, TextChunks
 
 __all__ = [
     "Adapter",
@@ -86,32 +87,26 @@ class OpenedStream:
 
 
 def open_stream(stream: Any, adapter: str | Adapter | None) -> OpenedStream:
-    """Pick the adapter for `stream` (explicit choice first, then detection)."""
+    """Pick the adapter for `stream`: the explicit choice, a registered adapter that
+    detects it, else the built-in one its first item calls for (see `detect`)."""
     chosen = Adapters.get(adapter) if isinstance(adapter, str) else adapter
     if chosen is None and adapter is None:
         chosen = Adapters.detect(stream)
     if chosen is not None:
         return OpenedStream(stream, chosen.wrap(stream), EventChunks(), StreamInfo(chosen.name))
-    if not isinstance(stream, AsyncIterable):
+    # `type(...)`: a wrapt proxy passes `isinstance(..., AsyncIterable)` for the object it
+    # wraps, yet `async for` looks on its own class.
+    if getattr(type(stream), "__aiter__", None) is None:
         raise L0Error(
             f"the stream factory returned a {type(stream).__name__}, which is not an async "
             "iterable (did you forget stream=True?)",
             ErrorCode.INVALID_STREAM,
         )
-    name = adapter if isinstance(adapter, str) else _detect_builtin(stream)
-    translator, info = _builtin(name, stream)
+    translator, info = _builtin(adapter if isinstance(adapter, str) else None, stream)
     return OpenedStream(stream, stream, translator, info)
 
 
-def _detect_builtin(stream: Any) -> str:
-    if is_openai_stream(stream):
-        return "openai"
-    if is_litellm_stream(stream):
-        return "litellm"
-    return "auto"
-
-
-def _builtin(name: str, stream: Any) -> tuple[Translator, StreamInfo]:
+def _builtin(name: str | None, stream: Any) -> tuple[Translator, StreamInfo]:
     if name == "openai":
         return OpenAIChunks(), describe_openai_stream(stream)
     if name == "litellm":
@@ -120,4 +115,5 @@ def _builtin(name: str, stream: Any) -> tuple[Translator, StreamInfo]:
         return TextChunks(), StreamInfo("text")
     if name == "events":
         return EventChunks(), StreamInfo("events")
-    return AutoChunks(), StreamInfo("auto")
+    info = describe_stream(stream)
+    return AutoChunks(info), info

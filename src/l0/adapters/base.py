@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from ..types import Event
 
-__all__ = ["Adapter", "StreamInfo", "ToolCall", "Translator"]
+__all__ = ["Adapter", "StreamInfo", "ToolCall", "Translator", "made_by"]
 
 
 @runtime_checkable
@@ -53,6 +54,12 @@ class StreamInfo:
     server_address: str | None = None
     server_port: int | None = None
 
+    def take_server(self, url: str) -> None:
+        """Address and port of the server the provider call went to."""
+        parts = urlsplit(url)
+        self.server_address = parts.hostname
+        self.server_port = parts.port or (443 if parts.scheme == "https" else 80)
+
 
 class Translator:
     """Per-attempt state of a built-in adapter. `feed` is on the hot path: keep it tiny."""
@@ -77,3 +84,9 @@ class Translator:
 
     def finish(self) -> None:
         """The stream ended: settle what `feed` left for later."""
+
+
+def made_by(obj: Any, package: str) -> bool:
+    """Whether `obj`'s class comes from `package` (read without importing the package)."""
+    module = type(obj).__module__
+    return module == package or module.startswith(package + ".")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
-from .base import StreamInfo, ToolCall, Translator
+from .base import StreamInfo, ToolCall, Translator, made_by
 
-__all__ = ["OpenAIChunks", "describe_openai_stream", "is_openai_stream"]
+__all__ = ["OpenAIChunks", "describe_openai_stream", "describe_request", "is_openai_stream"]
 
 
 class OpenAIChunks(Translator):
-    """Reads `ChatCompletionChunk`s: content, tool-call deltas, usage, finish reason."""
+    """Reads `ChatCompletionChunk`s, or the same chunks as dicts parsed from JSON: content,
+    tool-call deltas, usage, finish reason."""
 
     name = "openai"
 
@@ -23,7 +23,11 @@ class OpenAIChunks(Translator):
         self._last: Any = None
 
     def feed(self, item: Any) -> str | None:
-        """The first chunk with a choice picks how this stream's chunks are read."""
+        """The first chunk (a dict) or the first chunk with a choice picks how this
+        stream's chunks are read."""
+        if isinstance(item, dict):
+            self.feed = self._feed_json  # type: ignore[method-assign]
+            return self._feed_json(item)
         choices = item.choices
         if choices:
             direct = _fields_in_dicts(choices[0])
@@ -58,6 +62,19 @@ class OpenAIChunks(Translator):
         except (AttributeError, IndexError):
             pass
         return self._feed_rest(item, item.choices)
+
+    def _feed_json(self, item: dict[str, Any]) -> str | None:
+        # `_feed_attributes` for dicts, where an absent key means what None means.
+        choices = item.get("choices")
+        if choices:
+            choice = choices[0]
+            delta = choice.get("delta")
+            if delta and choice.get("finish_reason") is None and not delta.get("tool_calls"):
+                content: str | None = delta.get("content")
+                if content:
+                    return content
+        fields = _Fields(item)
+        return self._feed_rest(fields, fields.choices)
 
     def _feed_rest(self, item: Any, choices: Any) -> str | None:
         # Every stream ends through here (finish reason or usage chunk): take ids here.
@@ -120,24 +137,49 @@ def _fields_in_dicts(choice: Any) -> bool:
     return "finish_reason" in fields and "content" in delta and "tool_calls" in delta
 
 
+class _Fields(dict[str, Any]):
+    """A chunk parsed from JSON, read like the SDK's models (absent keys read as None), so
+    the careful path has one way to read every chunk."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return _as_fields(self.get(name))
+
+
+def _as_fields(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Fields(value)
+    if isinstance(value, list):
+        return [_as_fields(item) for item in value]
+    return value
+
+
 def is_openai_stream(stream: Any) -> bool:
-    module = type(stream).__module__
-    return module == "openai" or module.startswith("openai.")
+    return made_by(stream, "openai")
 
 
 def describe_openai_stream(stream: Any) -> StreamInfo:
-    """Model and server from the HTTP request the SDK sent (no content is read)."""
     info = StreamInfo(adapter="openai", provider="openai")
+    describe_request(stream, info)
+    return info
+
+
+def describe_request(stream: Any, info: StreamInfo) -> None:
+    """Model and server from the HTTP request the SDK sent (no content is read).
+
+    openai's `AsyncStream` keeps its `response`; wrappers that pass attribute reads
+    through to the stream they wrap (OpenTelemetry's openai instrumentation, wrapt
+    proxies) expose it too.
+    """
     request = getattr(getattr(stream, "response", None), "request", None)
-    if request is None:
-        return info
-    url = urlsplit(str(request.url))
-    info.server_address = url.hostname
-    info.server_port = url.port or (443 if url.scheme == "https" else 80)
+    url = getattr(request, "url", None)
+    if url is None:
+        return
+    info.take_server(str(url))
     try:
-        body = orjson.loads(request.content)
-    except (orjson.JSONDecodeError, TypeError):
-        return info
+        body = orjson.loads(getattr(request, "content", b""))
+    except (orjson.JSONDecodeError, TypeError, RuntimeError):
+        return
     model = body.get("model") if isinstance(body, dict) else None
     info.request_model = model if isinstance(model, str) else None
-    return info

@@ -1,4 +1,4 @@
-"""Plain async iterables: of `str`, of l0 `Event`s, or of OpenAI-shaped chunks."""
+"""Plain async iterables: of `str`, or of l0 `Event`s."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 from ..errors import ErrorCode, L0Error
 from ..types import Event, EventType
 from .base import ToolCall, Translator
-from .openai import OpenAIChunks
 
-__all__ = ["AutoChunks", "EventChunks", "TextChunks"]
+__all__ = ["EventChunks", "TextChunks"]
 
 
 class TextChunks(Translator):
@@ -55,44 +54,3 @@ class EventChunks(Translator):
         call = ToolCall(len(self.tool_calls), str(data.get("id", "")), str(data.get("name", "")))
         call.arguments = arguments
         self.tool_calls.append(call)
-
-
-class AutoChunks(Translator):
-    """For a generic async iterable: the first item decides the translator."""
-
-    name = "auto"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inner: Translator | None = None
-
-    @property
-    def resolved(self) -> Translator:
-        return self.inner or self
-
-    def finish(self) -> None:
-        if self.inner is not None:
-            self.inner.finish()
-
-    def feed(self, item: Any) -> str | None:
-        if self.inner is not None:
-            return self.inner.feed(item)
-        inner = self.inner = _translator_for(item)
-        self.name = inner.name
-        # Later chunks go straight to the resolved translator (the session re-reads
-        # `resolved.feed`).
-        return inner.feed(item)
-
-
-def _translator_for(item: Any) -> Translator:
-    if isinstance(item, str):
-        return TextChunks()
-    if isinstance(item, Event):
-        return EventChunks()
-    if hasattr(item, "choices"):
-        return OpenAIChunks()
-    raise L0Error(
-        f"no adapter understands stream items of type {type(item).__module__}."
-        f"{type(item).__qualname__}; register one with l0.Adapters.register()",
-        ErrorCode.ADAPTER_NOT_FOUND,
-    )
