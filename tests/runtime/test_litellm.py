@@ -7,7 +7,7 @@ litellm reads the fault server through aiohttp and wraps the stream in its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import litellm
@@ -67,6 +67,30 @@ async def test_stream_through_litellm(fault_server: FaultServer) -> None:
     (ready,) = rec.of(T.STREAM_READY)
     assert (ready.adapter, ready.provider, ready.request_model) == ("litellm", "openai", "gpt-lite")
     assert (ready.server_address, ready.server_port) == ("127.0.0.1", fault_server.port)
+    (end,) = rec.of(T.ATTEMPT_END)
+    assert (end.provider, end.request_model) == ("openai", "gpt-lite")
+
+
+async def test_litellm_chunks_from_a_user_generator(fault_server: FaultServer) -> None:
+    """Detected by the chunks: the provider is the one litellm notes on each of them."""
+
+    async def relay() -> AsyncIterator[Any]:
+        stream = await lopener(fault_server, "gpt-lite", stream_options={"include_usage": True})()
+        async for chunk in stream:
+            yield chunk
+
+    fault_server.enqueue(Reply(text=TEXT, usage=True))
+    rec = Recorder()
+    result = await l0.run(relay, on_event=rec)
+    events = await drain(result)
+    assert tokens(events) == ["Hello", " there", " world"]
+    state = result.state
+    assert (state.content, state.finish_reason, state.model) == (TEXT, "stop", "gpt-lite")
+    assert state.usage is not None and state.usage["output_tokens"] == 3
+    (ready,) = rec.of(T.STREAM_READY)
+    assert (ready.adapter, ready.provider, ready.request_model) == ("auto", None, None)
+    (end,) = rec.of(T.ATTEMPT_END)
+    assert (end.provider, end.request_model) == ("openai", "gpt-lite")
 
 
 async def test_rate_limit_is_retried(fault_server: FaultServer) -> None:
