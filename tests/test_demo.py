@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def test_demo_shows_each_session_recovering_in_its_span_tree() -> None:
@@ -19,3 +22,23 @@ def test_demo_shows_each_session_recovering_in_its_span_tree() -> None:
     assert "error.type=INITIAL_TOKEN_TIMEOUT" in out
     assert "[retry: discard all but 0 chars]" in out  # the in-band retry boundary
     assert "l0.sessions.active" in out and "l0.retries" in out
+    assert http_requests_per_attempt(out) == [1] * 7
+
+
+def http_requests_per_attempt(out: str) -> list[int]:
+    """For each `chat` span in the printed trees, how many HTTP spans are its children."""
+    lines = [ANSI.sub("", line) for line in out.splitlines()]
+    counts = []
+    for i, line in enumerate(lines):
+        if not line.lstrip().startswith("chat "):
+            continue
+        depth = len(line) - len(line.lstrip())
+        children = 0
+        for below in lines[i + 1 :]:
+            indent = len(below) - len(below.lstrip())
+            if not below.strip() or indent <= depth:
+                break
+            if indent == depth + 2 and below.lstrip().startswith(("POST ", "POST\t")):
+                children += 1
+        counts.append(children)
+    return counts

@@ -4,7 +4,9 @@ Starts the embedded fault server, then runs four sessions through the real opena
 client — a clean one, one recovered by a retry after a mid-stream reset, one rescued by a
 fallback after an auth failure, and one whose first attempt stalls and times out — printing
 tokens as they arrive, each session's span tree (as any OpenTelemetry backend would
-receive it), and a summary of l0's metrics. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the
+receive it: `l0.session` ▸ one `chat` span per attempt ▸ its HTTP request, traced by the
+httpx or httpx2 instrumentation that `l0.instrument()` turns on), and a summary of l0's
+metrics. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the
 same spans and metrics are also exported there.
 """
 
