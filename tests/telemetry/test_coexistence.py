@@ -1,7 +1,8 @@
 """l0 beside OpenTelemetry's official openai instrumentation (`openai-v2`), set up in either
 order: one `chat` span per attempt (l0's, with the HTTP span under it), each operation
-counted once in `gen_ai.client.operation.duration`, the caller's current span unchanged by a
-session, and the instrumentation untouched for calls made outside l0.
+counted once in the duration metrics (l0's `gen_ai.client.inference.duration` and the
+instrumentation's older `gen_ai.client.operation.duration`), the caller's current span
+unchanged by a session, and the instrumentation untouched for calls made outside l0.
 
 Real instrumentor, real openai client, the fault server, in-memory exporter and reader.
 """
@@ -19,12 +20,15 @@ from opentelemetry.trace import SpanKind
 from telemetry_support import COMPLETION, MESSAGES, OTel, run
 
 import l0
+from l0.telemetry import metric_names
 from l0.telemetry.instrument import Instrumentation, instrument
 from l0.testing import FaultServer, Reply
 
 openai_v2 = pytest.importorskip("opentelemetry.instrumentation.openai_v2")
 
-DURATION = "gen_ai.client.operation.duration"
+DURATIONS = {metric_names.INFERENCE_DURATION.name, "gen_ai.client.operation.duration"}
+"""The inference duration under the current conventions' name (l0) and the name the
+official instrumentation still records: together, one point per operation."""
 
 
 @pytest.fixture(params=["official first", "l0 first"])
@@ -66,7 +70,7 @@ def durations(otel: OTel) -> list[tuple[str, dict[str, Any], int]]:
     for resource_metrics in data.resource_metrics if data else ():
         for scope in resource_metrics.scope_metrics:
             for metric in scope.metrics:
-                if metric.name == DURATION:
+                if metric.name in DURATIONS:
                     found.extend(
                         (scope.scope.name, dict(p.attributes), p.count)
                         for p in metric.data.data_points

@@ -68,7 +68,7 @@ async def test_joins_the_global_providers_and_adds_its_exporter(
         for sm in rm.scope_metrics
         for metric in sm.metrics
     }
-    assert {"l0.sessions", "gen_ai.client.operation.duration"} <= metric_names
+    assert {"l0.sessions", "gen_ai.client.inference.duration"} <= metric_names
 
 
 async def test_is_idempotent(

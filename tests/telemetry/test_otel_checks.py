@@ -39,7 +39,7 @@ async def test_a_guardrail_violation_is_an_event_and_a_metric(
     assert not [e for e in passed.events if e.name == "l0.guardrail.violation"]
     counted = {"l0.guardrail.rule": "no_forbidden", "l0.guardrail.severity": "error"}
     assert otel.total("l0.guardrail.violations", **counted) == 1
-    assert otel.total("l0.retries", **{"error.category": "content"}) == 1
+    assert otel.total("l0.retries", **{"l0.error.category": "content"}) == 1
 
 
 async def test_drift_detection_is_an_event_and_a_metric(

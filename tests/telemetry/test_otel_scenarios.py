@@ -78,15 +78,22 @@ async def test_success_span_tree_attributes_and_metrics(
     assert "error.type" not in a
 
     model = {"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-test"}
-    [duration] = otel.points("gen_ai.client.operation.duration")
-    assert dict(duration.attributes) == {"gen_ai.operation.name": "chat", **model}
+    server = {"server.address": "127.0.0.1", "server.port": fault_server.port}
+    [duration] = otel.points("gen_ai.client.inference.duration")
+    assert dict(duration.attributes) == {
+        "gen_ai.operation.name": "chat",
+        **model,
+        "gen_ai.response.model": "gpt-test",
+        **server,
+    }
     assert list(duration.explicit_bounds)[:3] == [0.01, 0.02, 0.04]
     # Exemplars link the measurement to the attempt span.
     assert duration.exemplars
     assert duration.exemplars[0].trace_id == attempt.context.trace_id
     assert duration.exemplars[0].span_id == attempt.context.span_id
-    assert otel.total("gen_ai.client.operation.time_to_first_chunk", **model) == 1
-    assert otel.total("gen_ai.client.token.usage", **{"gen_ai.token.type": "output"}) == 1
+    assert otel.total("gen_ai.client.inference.time_to_first_chunk", **model, **server) == 1
+    assert otel.total("gen_ai.client.inference.usage.output_tokens", **model) == 4
+    assert otel.total("gen_ai.client.inference.operation.output_tokens", **model) == 1
     assert otel.total("l0.tokens", **model) == result.state.token_count
     assert otel.total("l0.sessions", **{"l0.outcome": "success"}) == 1
     assert otel.total("l0.session.duration", **{"l0.outcome": "success"}) == 1
@@ -118,20 +125,20 @@ async def test_retry_after_503(
     assert session.attributes["l0.retry.count"] == 1
     retry = _event(session, "l0.retry")
     assert retry["l0.retry.reason"] == "http_503"
-    assert retry["error.category"] == "transient"
+    assert retry["l0.error.category"] == "transient"
 
     assert (
         otel.total(
             "l0.retries",
             **{
                 "l0.retry.reason": "http_503",
-                "error.category": "transient",
+                "l0.error.category": "transient",
                 "l0.retry.counts_toward_limit": False,
             },
         )
         == 1
     )
-    assert otel.total("gen_ai.client.operation.duration", **{"error.type": "InternalServerError"})
+    assert otel.total("gen_ai.client.inference.duration", **{"error.type": "InternalServerError"})
     assert otel.active_sessions() == 0
 
 
@@ -149,7 +156,7 @@ async def test_reset_mid_stream_then_retry(
     assert dropped.attributes["l0.token.count"] == 2
     assert {"l0.network.error", "l0.connection.dropped", "exception"} <= set(_event_names(dropped))
     assert "l0.network.recovery" in _event_names(recovered)
-    assert otel.total("l0.retries", **{"error.category": "network"}) == 1
+    assert otel.total("l0.retries", **{"l0.error.category": "network"}) == 1
     assert otel.active_sessions() == 0
 
 
@@ -334,6 +341,6 @@ async def test_a_break_at_the_retry_boundary_ends_the_attempt_once(
     await eventually(lambda: bool(otel.named("l0.session")))
 
     assert len(_attempts(otel)) == 1
-    assert otel.total("gen_ai.client.operation.duration") == 1
+    assert otel.total("gen_ai.client.inference.duration") == 1
     assert otel.one("l0.session").attributes["l0.outcome"] == "aborted"
     assert otel.active_sessions() == 0

@@ -36,6 +36,7 @@ __all__ = [
     "Target",
     "error_type",
     "render_table",
+    "request_attributes",
 ]
 
 Attributes = dict[str, AttributeValue]
@@ -200,16 +201,99 @@ def _finish_reasons(event: ObservabilityEvent, capture: bool) -> Attributes:
     return {"gen_ai.response.finish_reasons": (reason,)} if isinstance(reason, str) else {}
 
 
+def _attempt_finish_reasons(event: ObservabilityEvent, capture: bool) -> Attributes:
+    """An attempt that failed before its finish reason arrived reports `error` in its
+    place, as the conventions ask, so cut-off streams can be counted."""
+    if event.data.get("error") is not None and event.data.get("finish_reason") is None:
+        return {"gen_ai.response.finish_reasons": ("error",)}
+    return _finish_reasons(event, capture)
+
+
+_USAGE_KEYS: Final = (
+    ("input_tokens", "gen_ai.usage.input_tokens"),
+    ("output_tokens", "gen_ai.usage.output_tokens"),
+    ("cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens"),
+    ("reasoning_output_tokens", "gen_ai.usage.reasoning.output_tokens"),
+)
+"""Field of l0's usage dict (adapters fill it) → span attribute."""
+
+
 def _usage(event: ObservabilityEvent, capture: bool) -> Attributes:
     usage = event.data.get("usage")
     if usage is None or not isinstance(usage, Mapping):  # None: skip the ABC check
         return {}
     out: Attributes = {}
-    for field in ("input_tokens", "output_tokens"):
+    for field, key in _USAGE_KEYS:
         value = usage.get(field)
         if isinstance(value, int):
-            out[f"gen_ai.usage.{field}"] = value
+            out[key] = value
     return out
+
+
+def _float(value: Any) -> AttributeValue | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> AttributeValue | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> AttributeValue | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _strings(value: Any) -> AttributeValue | None:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _choice_count(value: Any) -> AttributeValue | None:
+    return value if _int(value) is not None and value != 1 else None  # only when not 1
+
+
+def _output_type(value: Any) -> AttributeValue | None:
+    kind = value.get("type") if isinstance(value, Mapping) else None
+    return _OUTPUT_TYPES.get(kind) if isinstance(kind, str) else None
+
+
+_OUTPUT_TYPES: Final = {"text": "text", "json_object": "json", "json_schema": "json"}
+"""OpenAI `response_format.type` → `gen_ai.output.type`."""
+
+_REQUEST: Final[Mapping[str, tuple[str, Callable[[Any], AttributeValue | None]]]] = {
+    "temperature": ("gen_ai.request.temperature", _float),
+    "top_p": ("gen_ai.request.top_p", _float),
+    "frequency_penalty": ("gen_ai.request.frequency_penalty", _float),
+    "presence_penalty": ("gen_ai.request.presence_penalty", _float),
+    "max_tokens": ("gen_ai.request.max_tokens", _int),
+    "max_completion_tokens": ("gen_ai.request.max_tokens", _int),
+    "stop": ("gen_ai.request.stop_sequences", _strings),
+    "seed": ("gen_ai.request.seed", _int),
+    "n": ("gen_ai.request.choice.count", _choice_count),
+    "reasoning_effort": ("gen_ai.request.reasoning.level", _str),
+    "response_format": ("gen_ai.output.type", _output_type),
+    "service_tier": ("openai.request.service_tier", _str),
+}
+"""Request parameter (an OpenAI chat completions body field) → span attribute and the
+check its value must pass. Adapters report these fields (`StreamInfo.request`); nothing
+else of a request body ever reaches telemetry."""
+
+
+def request_attributes(params: Mapping[str, Any]) -> Attributes:
+    """The GenAI request attributes of a request body's parameters (unknown keys ignored)."""
+    out: Attributes = {}
+    for field, (key, check) in _REQUEST.items():
+        value = check(params.get(field))
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _request(event: ObservabilityEvent, capture: bool) -> Attributes:
+    params = event.data.get("request")
+    return request_attributes(params) if isinstance(params, Mapping) else {}
 
 
 def _seconds(field: str, key: str) -> Extract:
@@ -339,21 +423,26 @@ MAPPING: Final[Mapping[T, Rule]] = {
             _fields(
                 provider=m.ATTR_PROVIDER_NAME,
                 request_model=m.ATTR_REQUEST_MODEL,
-                response_model="gen_ai.response.model",
+                response_model=m.ATTR_RESPONSE_MODEL,
                 response_id="gen_ai.response.id",
                 token_count="l0.token.count",
                 status="l0.attempt.status",
                 error_type=m.ATTR_ERROR_TYPE,
                 category=m.ATTR_ERROR_CATEGORY,
             ),
-            _finish_reasons,
+            _attempt_finish_reasons,
             _usage,
             _seconds("time_to_first_chunk", "gen_ai.response.time_to_first_chunk"),
         ),
         metrics=(
-            m.OPERATION_DURATION.name,
+            m.INFERENCE_DURATION.name,
             m.TIME_TO_FIRST_CHUNK.name,
-            m.TOKEN_USAGE.name,
+            m.INPUT_TOKENS.name,
+            m.OUTPUT_TOKENS.name,
+            m.CACHE_READ_INPUT_TOKENS.name,
+            m.REASONING_OUTPUT_TOKENS.name,
+            m.OPERATION_INPUT_TOKENS.name,
+            m.OPERATION_OUTPUT_TOKENS.name,
             m.TOKENS.name,
         ),
     ),
@@ -361,12 +450,15 @@ MAPPING: Final[Mapping[T, Rule]] = {
     T.STREAM_READY: Rule(
         Action.ATTRIBUTES,
         Target.ATTEMPT,
-        attributes=_fields(
-            provider=m.ATTR_PROVIDER_NAME,
-            request_model=m.ATTR_REQUEST_MODEL,
-            server_address="server.address",
-            server_port="server.port",
-            adapter="l0.adapter",
+        attributes=_merge(
+            _request,
+            _fields(
+                provider=m.ATTR_PROVIDER_NAME,
+                request_model=m.ATTR_REQUEST_MODEL,
+                server_address=m.ATTR_SERVER_ADDRESS,
+                server_port=m.ATTR_SERVER_PORT,
+                adapter="l0.adapter",
+            ),
         ),
     ),
     T.ADAPTER_WRAP_START: Rule(
@@ -387,6 +479,7 @@ MAPPING: Final[Mapping[T, Rule]] = {
         "l0.timeout.reset",
         _fields(token_index="l0.token.index"),
         summary="l0.timeout.resets",
+        metrics=(m.TIME_PER_OUTPUT_CHUNK.name,),
     ),
     T.TIMEOUT_TRIGGERED: Rule(
         Action.EVENT,

@@ -32,33 +32,43 @@ __all__ = [
     "ATTR_OUTCOME",
     "ATTR_PROVIDER_NAME",
     "ATTR_REQUEST_MODEL",
+    "ATTR_RESPONSE_MODEL",
     "ATTR_RETRY_COUNTS_TOWARD_LIMIT",
     "ATTR_RETRY_REASON",
+    "ATTR_SERVER_ADDRESS",
+    "ATTR_SERVER_PORT",
     "ATTR_TIMEOUT_TYPE",
-    "ATTR_TOKEN_TYPE",
+    "ATTR_TOKEN_MODALITY",
+    "CACHE_READ_INPUT_TOKENS",
     "CHECKPOINTS",
     "DRIFT_DETECTIONS",
     "DURATION_BUCKETS",
     "FALLBACKS",
     "GUARDRAIL_VIOLATIONS",
+    "INFERENCE_DURATION",
+    "INPUT_TOKENS",
     "METER_NAME",
-    "OPERATION_DURATION",
+    "OPERATION_INPUT_TOKENS",
+    "OPERATION_OUTPUT_TOKENS",
     "OUTCOMES",
+    "OUTPUT_TOKENS",
     "PROM_LABEL_INSTANCE",
     "PROM_LABEL_JOB",
     "PROM_LABEL_SCOPE_NAME",
     "PROM_TARGET_INFO",
+    "REASONING_OUTPUT_TOKENS",
     "RESUMES",
     "RETRIES",
+    "SCHEMA_URL",
     "SESSIONS",
     "SESSION_DURATION",
     "TIMEOUTS",
     "TIMEOUT_TYPES",
+    "TIME_PER_OUTPUT_CHUNK",
     "TIME_TO_FIRST_CHUNK",
     "TOKENS",
     "TOKEN_BUCKETS",
-    "TOKEN_TYPES",
-    "TOKEN_USAGE",
+    "UNKNOWN_MODALITY",
     "InstrumentKind",
     "MetricSpec",
     "by_name",
@@ -68,7 +78,14 @@ __all__ = [
 InstrumentKind = Literal["counter", "up_down_counter", "histogram"]
 
 METER_NAME: Final = "l0"
-"""Instrumentation scope of l0's meter; Prometheus shows it as `otel_scope_name="l0"`."""
+"""Instrumentation scope of l0's tracer and meter; Prometheus shows it as
+`otel_scope_name="l0"`."""
+
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/gen-ai/0.1.0"
+"""The GenAI semantic conventions l0 follows: release v0.1.0 of
+open-telemetry/semantic-conventions-genai, the first since they left the core repository
+(it builds on core semantic conventions v1.45.0, where `error.type` and `server.*` live).
+The scope of l0's tracer and meter carries it (`otel_scope_schema_url` in Prometheus)."""
 
 # --- Bucket advice -----------------------------------------------------------------------
 
@@ -88,8 +105,8 @@ DURATION_BUCKETS: Final[tuple[float, ...]] = (
     40.96,
     81.92,
 )
-"""OTel GenAI semconv advice for `gen_ai.client.operation.duration` (seconds); l0 uses it
-for every duration histogram (time to first chunk, session duration)."""
+"""GenAI semconv advice for `gen_ai.client.inference.duration`, `...time_to_first_chunk` and
+`...time_per_output_chunk` (seconds); l0 uses it for its session duration too."""
 
 TOKEN_BUCKETS: Final[tuple[float, ...]] = (
     1,
@@ -107,16 +124,20 @@ TOKEN_BUCKETS: Final[tuple[float, ...]] = (
     16777216,
     67108864,
 )
-"""OTel GenAI semconv advice for `gen_ai.client.token.usage`."""
+"""GenAI semconv advice for `gen_ai.client.inference.operation.{input,output}_tokens`."""
 
 # --- Attribute names (OpenTelemetry) --------------------------------------------------------
 
 ATTR_OPERATION_NAME: Final = "gen_ai.operation.name"
 ATTR_PROVIDER_NAME: Final = "gen_ai.provider.name"
 ATTR_REQUEST_MODEL: Final = "gen_ai.request.model"
-ATTR_TOKEN_TYPE: Final = "gen_ai.token.type"
+ATTR_RESPONSE_MODEL: Final = "gen_ai.response.model"
+ATTR_SERVER_ADDRESS: Final = "server.address"
+ATTR_SERVER_PORT: Final = "server.port"
+ATTR_TOKEN_MODALITY: Final = "gen_ai.token.modality"
 ATTR_ERROR_TYPE: Final = "error.type"
-ATTR_ERROR_CATEGORY: Final = "error.category"
+ATTR_ERROR_CATEGORY: Final = "l0.error.category"
+"""l0's error category (`ErrorCategory`): not a convention attribute, so under `l0.`."""
 ATTR_OUTCOME: Final = "l0.outcome"
 ATTR_RETRY_REASON: Final = "l0.retry.reason"
 ATTR_RETRY_COUNTS_TOWARD_LIMIT: Final = "l0.retry.counts_toward_limit"
@@ -130,15 +151,21 @@ OUTCOMES: Final[tuple[str, ...]] = ("success", "error", "aborted")
 """Values of `l0.outcome`."""
 TIMEOUT_TYPES: Final[tuple[str, ...]] = ("initial", "inter")
 """Values of `l0.timeout.type`."""
-TOKEN_TYPES: Final[tuple[str, ...]] = ("input", "output")
-"""Values of `gen_ai.token.type`."""
+UNKNOWN_MODALITY: Final = "unknown"
+"""`gen_ai.token.modality` of every usage count: chat completions usage is not broken down
+by modality, and the conventions say `unknown` then."""
 
-_GENAI_ATTRIBUTES: Final[tuple[str, ...]] = (
+_INFERENCE: Final[tuple[str, ...]] = (
     ATTR_OPERATION_NAME,
     ATTR_PROVIDER_NAME,
     ATTR_REQUEST_MODEL,
-    ATTR_ERROR_TYPE,
+    ATTR_RESPONSE_MODEL,
+    ATTR_SERVER_ADDRESS,
+    ATTR_SERVER_PORT,
 )
+"""Attributes of every `gen_ai.client.inference.*` instrument (each when known)."""
+_INFERENCE_WITH_ERROR: Final = (*_INFERENCE, ATTR_ERROR_TYPE)
+_USAGE: Final = (*_INFERENCE, ATTR_TOKEN_MODALITY)
 
 # --- Prometheus-side label names that do not come from metric attributes ------------------
 
@@ -205,31 +232,76 @@ class MetricSpec:
 
 # --- The instruments ------------------------------------------------------------------------
 
-OPERATION_DURATION: Final = MetricSpec(
-    name="gen_ai.client.operation.duration",
+INFERENCE_DURATION: Final = MetricSpec(
+    name="gen_ai.client.inference.duration",
     kind="histogram",
     unit="s",
-    description="Duration of one GenAI client operation (one l0 attempt), until its last chunk.",
-    attributes=_GENAI_ATTRIBUTES,
-    prometheus_name="gen_ai_client_operation_duration_seconds",
+    description="Duration of one GenAI inference call (one l0 attempt), until its last chunk.",
+    attributes=_INFERENCE_WITH_ERROR,
+    prometheus_name="gen_ai_client_inference_duration_seconds",
     buckets=DURATION_BUCKETS,
 )
 TIME_TO_FIRST_CHUNK: Final = MetricSpec(
-    name="gen_ai.client.operation.time_to_first_chunk",
+    name="gen_ai.client.inference.time_to_first_chunk",
     kind="histogram",
     unit="s",
-    description="Time from the start of a GenAI client operation to its first streamed chunk.",
-    attributes=_GENAI_ATTRIBUTES,
-    prometheus_name="gen_ai_client_operation_time_to_first_chunk_seconds",
+    description="Time from the start of a GenAI inference call to its first streamed chunk.",
+    attributes=_INFERENCE,
+    prometheus_name="gen_ai_client_inference_time_to_first_chunk_seconds",
     buckets=DURATION_BUCKETS,
 )
-TOKEN_USAGE: Final = MetricSpec(
-    name="gen_ai.client.token.usage",
+TIME_PER_OUTPUT_CHUNK: Final = MetricSpec(
+    name="gen_ai.client.inference.time_per_output_chunk",
+    kind="histogram",
+    unit="s",
+    description="Time between consecutive streamed chunks, recorded for every chunk after "
+    "the first (only while l0 reports per-chunk events).",
+    attributes=_INFERENCE,
+    prometheus_name="gen_ai_client_inference_time_per_output_chunk_seconds",
+    buckets=DURATION_BUCKETS,
+)
+
+
+def _usage(name: str, description: str) -> MetricSpec:
+    return MetricSpec(
+        name=f"gen_ai.client.inference.usage.{name}",
+        kind="counter",
+        unit="{token}",
+        description=description,
+        attributes=_USAGE,
+        prometheus_name=f"gen_ai_client_inference_usage_{name.replace('.', '_')}_total",
+    )
+
+
+INPUT_TOKENS: Final = _usage(
+    "input_tokens", "Input (prompt) tokens used, cached ones included; 0 when none reported."
+)
+OUTPUT_TOKENS: Final = _usage(
+    "output_tokens",
+    "Output (completion) tokens used, reasoning ones included; 0 when none reported.",
+)
+CACHE_READ_INPUT_TOKENS: Final = _usage(
+    "cache_read.input_tokens", "Input tokens served from the provider's prompt cache."
+)
+REASONING_OUTPUT_TOKENS: Final = _usage(
+    "reasoning.output_tokens", "Output tokens the model spent on reasoning."
+)
+OPERATION_INPUT_TOKENS: Final = MetricSpec(
+    name="gen_ai.client.inference.operation.input_tokens",
     kind="histogram",
     unit="{token}",
-    description="Number of input and output tokens used per GenAI client operation.",
-    attributes=(*_GENAI_ATTRIBUTES, ATTR_TOKEN_TYPE),
-    prometheus_name="gen_ai_client_token_usage",
+    description="Input tokens per GenAI inference call (for percentiles, not totals).",
+    attributes=_INFERENCE_WITH_ERROR,
+    prometheus_name="gen_ai_client_inference_operation_input_tokens",
+    buckets=TOKEN_BUCKETS,
+)
+OPERATION_OUTPUT_TOKENS: Final = MetricSpec(
+    name="gen_ai.client.inference.operation.output_tokens",
+    kind="histogram",
+    unit="{token}",
+    description="Output tokens per GenAI inference call (for percentiles, not totals).",
+    attributes=_INFERENCE_WITH_ERROR,
+    prometheus_name="gen_ai_client_inference_operation_output_tokens",
     buckets=TOKEN_BUCKETS,
 )
 SESSIONS: Final = MetricSpec(
@@ -323,9 +395,15 @@ TOKENS: Final = MetricSpec(
 )
 
 ALL_METRICS: Final[tuple[MetricSpec, ...]] = (
-    OPERATION_DURATION,
+    INFERENCE_DURATION,
     TIME_TO_FIRST_CHUNK,
-    TOKEN_USAGE,
+    TIME_PER_OUTPUT_CHUNK,
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    CACHE_READ_INPUT_TOKENS,
+    REASONING_OUTPUT_TOKENS,
+    OPERATION_INPUT_TOKENS,
+    OPERATION_OUTPUT_TOKENS,
     SESSIONS,
     SESSION_DURATION,
     ACTIVE_SESSIONS,

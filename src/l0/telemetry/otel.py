@@ -64,7 +64,9 @@ def tracer_for(provider: TracerProvider) -> Tracer:
     """l0's tracer from `provider` (cached per provider)."""
     tracer = _TRACERS.get(provider)
     if tracer is None:
-        tracer = _TRACERS[provider] = provider.get_tracer(m.METER_NAME, l0_version())
+        tracer = _TRACERS[provider] = provider.get_tracer(
+            m.METER_NAME, l0_version(), schema_url=m.SCHEMA_URL
+        )
     return tracer
 
 

@@ -84,7 +84,7 @@ def instruments_for(provider: MeterProvider) -> Instruments:
     """The instruments of `provider`, created on first use."""
     instruments = _CACHE.get(provider)
     if instruments is None:
-        meter = provider.get_meter(m.METER_NAME, l0_version())
+        meter = provider.get_meter(m.METER_NAME, l0_version(), schema_url=m.SCHEMA_URL)
         instruments = _CACHE[provider] = Instruments(meter)
     return instruments
 
@@ -95,11 +95,12 @@ Handler = Callable[["SessionMetrics", ObservabilityEvent, Context | None, Attemp
 class SessionMetrics:
     """Records one session's measurements."""
 
-    __slots__ = ("_i", "_started")
+    __slots__ = ("_i", "_last_chunk", "_started")
 
     def __init__(self, instruments: Instruments) -> None:
         self._i = instruments
         self._started: float | None = None
+        self._last_chunk: float | None = None
 
     def handle(self, event: ObservabilityEvent, ctx: Context | None, info: AttemptInfo) -> None:
         handler = _HANDLERS.get(event.type)
@@ -133,35 +134,54 @@ class SessionMetrics:
 
     def _attempt_end(self, e: ObservabilityEvent, ctx: Context | None, info: AttemptInfo) -> None:
         data = e.data
-        model: Attributes = {}
-        if info.provider:
-            model[m.ATTR_PROVIDER_NAME] = info.provider
-        if info.request_model:
-            model[m.ATTR_REQUEST_MODEL] = info.request_model
-        attrs: Attributes = {m.ATTR_OPERATION_NAME: "chat", **model}
+        attrs = _inference_attributes(info)
+        response_model = data.get("response_model")
+        if isinstance(response_model, str) and response_model:
+            attrs[m.ATTR_RESPONSE_MODEL] = response_model
+        with_error = attrs
         if data.get("error_type"):
-            attrs[m.ATTR_ERROR_TYPE] = str(data["error_type"])
+            with_error = {**attrs, m.ATTR_ERROR_TYPE: str(data["error_type"])}
         histograms = self._i.histograms
         duration = data.get("duration")
         if isinstance(duration, int | float):
-            histograms[m.OPERATION_DURATION.name].record(duration, attrs, context=ctx)
+            histograms[m.INFERENCE_DURATION.name].record(duration, with_error, context=ctx)
         ttfc = data.get("time_to_first_chunk")
         if isinstance(ttfc, int | float):
             histograms[m.TIME_TO_FIRST_CHUNK.name].record(ttfc, attrs, context=ctx)
-        self._usage(data.get("usage"), attrs, ctx)
+        usage = data.get("usage")
+        self._usage(usage if isinstance(usage, dict) else {}, attrs, with_error, ctx)
         tokens = data.get("token_count")
         if isinstance(tokens, int) and tokens > 0:
+            model = {k: attrs[k] for k in m.TOKENS.attributes if k in attrs}
             self._count(m.TOKENS.name, tokens, model, ctx)
 
-    def _usage(self, usage: Any, attrs: Attributes, ctx: Context | None) -> None:
-        if not isinstance(usage, dict):
-            return
-        histogram = self._i.histograms[m.TOKEN_USAGE.name]
-        for token_type in m.TOKEN_TYPES:
-            value = usage.get(f"{token_type}_tokens")
+    def _usage(
+        self, usage: dict[str, Any], attrs: Attributes, with_error: Attributes, ctx: Context | None
+    ) -> None:
+        """Every attempt counts its tokens, 0 when the provider reported none (a failed
+        attempt, or a stream without a usage chunk), as the conventions ask; the cache and
+        reasoning parts only when the provider reported them."""
+        counted = {**attrs, m.ATTR_TOKEN_MODALITY: m.UNKNOWN_MODALITY}
+        counters, histograms = self._i.counters, self._i.histograms
+        for spec, field, always in _USAGE_COUNTERS:
+            value = usage.get(field)
             if isinstance(value, int):
-                typed = {**attrs, m.ATTR_TOKEN_TYPE: token_type}
-                histogram.record(value, typed, context=ctx)
+                counters[spec.name].add(value, counted, context=ctx)
+            elif always:
+                counters[spec.name].add(0, counted, context=ctx)
+        for spec, field in _USAGE_HISTOGRAMS:
+            value = usage.get(field)
+            amount = value if isinstance(value, int) else 0
+            histograms[spec.name].record(amount, with_error, context=ctx)
+
+    def _chunk(self, e: ObservabilityEvent, ctx: Context | None, info: AttemptInfo) -> None:
+        """Time per output chunk, from the per-chunk events (`events="all"`): the gap since
+        the attempt's previous chunk. The first chunk of an attempt only starts the clock."""
+        last, self._last_chunk = self._last_chunk, e.ts
+        if last is None or e.data.get("token_index") == 1:
+            return
+        histogram = self._i.histograms[m.TIME_PER_OUTPUT_CHUNK.name]
+        histogram.record(max(e.ts - last, 0.0), _inference_attributes(info), context=ctx)
 
     # -------------------------------------------------------------- reliability
 
@@ -209,6 +229,7 @@ _HANDLERS: dict[T, Handler] = {
     T.SESSION_END: SessionMetrics._session_end,
     T.SESSION_SUMMARY: SessionMetrics._summary,
     T.ATTEMPT_END: SessionMetrics._attempt_end,
+    T.TIMEOUT_RESET: SessionMetrics._chunk,
     T.RETRY_ATTEMPT: SessionMetrics._retry,
     T.FALLBACK_START: SessionMetrics._fallback,
     T.TIMEOUT_TRIGGERED: SessionMetrics._timeout,
@@ -216,6 +237,23 @@ _HANDLERS: dict[T, Handler] = {
     T.DRIFT_CHECK_RESULT: SessionMetrics._drift,
     T.RESUME_START: SessionMetrics._resume,
 }
+
+
+def _inference_attributes(info: AttemptInfo) -> Attributes:
+    return {m.ATTR_OPERATION_NAME: "chat", **info.attributes()}
+
+
+_USAGE_COUNTERS: tuple[tuple[m.MetricSpec, str, bool], ...] = (
+    (m.INPUT_TOKENS, "input_tokens", True),
+    (m.OUTPUT_TOKENS, "output_tokens", True),
+    (m.CACHE_READ_INPUT_TOKENS, "cache_read_input_tokens", False),
+    (m.REASONING_OUTPUT_TOKENS, "reasoning_output_tokens", False),
+)
+"""Usage counter, the field of l0's usage dict it counts, and whether it counts 0 too."""
+_USAGE_HISTOGRAMS: tuple[tuple[m.MetricSpec, str], ...] = (
+    (m.OPERATION_INPUT_TOKENS, "input_tokens"),
+    (m.OPERATION_OUTPUT_TOKENS, "output_tokens"),
+)
 
 
 def recorded_events() -> frozenset[T]:

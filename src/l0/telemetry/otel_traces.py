@@ -29,7 +29,7 @@ from ..events import ObservabilityEvent
 from ..events import ObservabilityEventType as T
 from . import metric_names as m
 from .facade import Session
-from .mapping import Action, Attributes, Rule, Target, error_type
+from .mapping import Action, Attributes, Rule, Target, error_type, request_attributes
 
 __all__ = ["AttemptInfo", "SessionSpans", "describe_failed_request", "session_span_context"]
 
@@ -58,6 +58,8 @@ class AttemptInfo:
     request_model: str | None = None
     server_address: str | None = None
     server_port: int | None = None
+    request: Attributes | None = None
+    """Request parameter attributes of a failed request (span only, never on metrics)."""
 
     def take(self, data: dict[str, Any]) -> None:
         """Keep the fields `data` (a payload) knows; None leaves a field as it was."""
@@ -78,18 +80,19 @@ class AttemptInfo:
 _INFO_FIELDS: dict[str, str] = {
     m.ATTR_PROVIDER_NAME: "provider",
     m.ATTR_REQUEST_MODEL: "request_model",
-    "server.address": "server_address",
-    "server.port": "server_port",
+    m.ATTR_SERVER_ADDRESS: "server_address",
+    m.ATTR_SERVER_PORT: "server_port",
 }
 """Span attribute → `AttemptInfo` field."""
 
 
 def describe_failed_request(error: BaseException | None) -> AttemptInfo | None:
-    """Provider, model and server of an attempt that failed before its stream opened.
+    """Provider, model, server and request parameters of an attempt that failed before
+    its stream opened.
 
     openai and httpx errors carry the request they were raised for; only the URL and the
-    body's `model` are read (never the messages), so a 503 on the first try still gets a
-    `chat {model}` span and metric attributes.
+    body's `model` and parameters are read (never the messages), so a 503 on the first try
+    still gets a `chat {model}` span and metric attributes.
     """
     try:
         request = getattr(error, "request", None)
@@ -108,8 +111,11 @@ def describe_failed_request(error: BaseException | None) -> AttemptInfo | None:
         body = orjson.loads(getattr(request, "content", b""))
     except (orjson.JSONDecodeError, TypeError, RuntimeError):
         return info
-    model = body.get("model") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return info
+    model = body.get("model")
     info.request_model = model if isinstance(model, str) else None
+    info.request = request_attributes(body)
     return info
 
 
@@ -295,7 +301,10 @@ class SessionSpans:
             self._finish_attempt(self.attempt, event.ts)
         self.info = AttemptInfo()
         self._attempt_named = False
-        attributes: Attributes = {m.ATTR_OPERATION_NAME: "chat"}
+        attributes: Attributes = {m.ATTR_OPERATION_NAME: "chat", "gen_ai.request.stream": True}
+        conversation = self._session_attributes.get("gen_ai.conversation.id")
+        if conversation is not None:
+            attributes["gen_ai.conversation.id"] = conversation
         attributes.update(rule.attributes(event, self.capture))
         self.attempt = self._child(rule.name, SpanKind.CLIENT, attributes, event.ts)
         return self.attempt
@@ -318,6 +327,8 @@ class SessionSpans:
             if described is not None:
                 self.info = described
         attributes = self.info.attributes()
+        if self.info.request:
+            attributes.update(self.info.request)
         attributes.update(rule.attributes(event, self.capture))
         self._name_attempt(data.get("response_model"))
         checkpoints = data.get("checkpoints")

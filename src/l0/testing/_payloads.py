@@ -143,10 +143,10 @@ class Completion:
     def finish_chunk(self) -> bytes:
         return self.chunk({}, self.finish_reason)
 
-    def usage_chunk(self, usage: dict[str, int]) -> bytes:
+    def usage_chunk(self, usage: dict[str, Any]) -> bytes:
         return sse(orjson.dumps({**self._base, "choices": [], "usage": usage}))
 
-    def whole(self, usage: dict[str, int]) -> bytes:
+    def whole(self, usage: dict[str, Any]) -> bytes:
         """The non-streaming `chat.completion` body."""
         message: dict[str, Any] = {
             "role": "assistant",
@@ -172,9 +172,24 @@ class Completion:
         return orjson.dumps(body)
 
 
-def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    """The `usage` object, with the details blocks the API sends.
+
+    `cached_tokens` is what OpenAI's prompt cache reports for a prompt it has seen before
+    (caching starts at 1,024 tokens and grows in blocks of 128): the server answers as if
+    it had seen every prompt, so a long enough prompt shows cached input. No model here
+    reasons, so `reasoning_tokens` is 0.
+    """
+    cached = 0 if prompt_tokens < 1024 else 1024 + (prompt_tokens - 1024) // 128 * 128
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
