@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import l0
+from l0.types import TokenEvent
 
 WORDS = [f"w{i} " for i in range(200)]
 
@@ -46,3 +47,11 @@ async def test_an_event_held_for_one_step_keeps_its_text() -> None:
                 texts.append(previous.text)  # read after the next event arrived
             previous = event
     assert texts == WORDS[:-1]
+
+
+def test_token_events_compare_by_type_and_text() -> None:
+    token = TokenEvent("a")
+    assert token == TokenEvent("a") == l0.Event(l0.EventType.TOKEN, "a")
+    assert token != TokenEvent("b")
+    assert token != l0.Event(l0.EventType.COMPLETE)
+    assert (token.data, token.usage, token.error, token.keep) == (None, None, None, 0)
