@@ -156,7 +156,7 @@ def test_first_item_picks_the_translator_and_describes_the_stream() -> None:
     # From the first token on the session calls the chosen translator's fast feed.
     chosen = auto.resolved
     assert isinstance(chosen, OpenAIChunks) and chosen.feed == chosen._feed_dicts
-    assert (info.adapter, info.provider, info.request_model) == ("openai", "openai", "prebuilt")
+    assert (info.provider, info.request_model) == ("openai", "prebuilt")
 
 
 async def test_detection_sees_only_the_items_up_to_the_first_token(

@@ -50,7 +50,7 @@ def _unwrap(stream: Any) -> Any:
 
 class AutoChunks(Translator):
     """Picks the translator from the first item, and completes the attempt's `info` from
-    what that item says (adapter, provider, model)."""
+    what that item says (provider, model)."""
 
     name = "auto"
 
@@ -76,10 +76,8 @@ class AutoChunks(Translator):
 
 def _translator_for(item: Any, info: StreamInfo) -> Translator:
     if isinstance(item, str):
-        info.adapter = "text"
         return TextChunks()
     if isinstance(item, Event):
-        info.adapter = "events"
         return EventChunks()
     if hasattr(item, "choices") or (isinstance(item, dict) and "choices" in item):
         _describe_chunk(item, info)
@@ -96,12 +94,9 @@ def _describe_chunk(chunk: Any, info: StreamInfo) -> None:
     provider from the package that made it, and the model it names when the request
     was not visible (that is the response's spelling, e.g. a dated snapshot)."""
     if made_by(chunk, "litellm"):
-        info.adapter = "litellm"
         describe_litellm_chunk(chunk, info)
-    else:
-        info.adapter = "openai"
-        if made_by(chunk, "openai"):
-            info.provider = info.provider or "openai"
+    elif made_by(chunk, "openai"):
+        info.provider = info.provider or "openai"
     if info.request_model is None:
         model = chunk.get("model") if isinstance(chunk, dict) else getattr(chunk, "model", None)
         info.request_model = model if isinstance(model, str) and model else None
