@@ -288,6 +288,7 @@ class Session:
             request_model=info.request_model,
             server_address=info.server_address,
             server_port=info.server_port,
+            request=info.request,
         )
         if self._network_errors_since_success:
             tel.emit(T.CONNECTION_RESTORED, duration_ms=self._ms_since_retry())
@@ -477,7 +478,7 @@ class Session:
             self._network_errors_since_success += 1
             self.tel.emit(
                 T.NETWORK_ERROR,
-                error=type(error).__name__,
+                error=error_type(error),
                 code=decision.reason,
                 category=decision.category.value,
                 will_retry=verdict == "retry",
@@ -575,7 +576,7 @@ class Session:
             self.tel.emit(
                 T.RETRY_GIVE_UP,
                 attempts=state.attempt,
-                last_error=type(error).__name__,
+                last_error=error_type(error),
                 reason=decision.reason,
             )
         event = Event(EventType.ERROR, error=final)
@@ -635,7 +636,7 @@ class Session:
             is_retry=attempt.is_retry,
             status="error" if error is not None else "ok",
             error=error,
-            error_type=_error_type(error, decision),
+            error_type=None if error is None else error_type(error),
             category=decision.category.value if decision is not None else None,
             token_count=attempt.tokens(self.state),
             time_to_first_chunk=ttfc,
@@ -722,11 +723,6 @@ def _aborted() -> L0Error:
 
 def _is_abort(error: BaseException) -> bool:
     return isinstance(error, L0Error) and error.code is ErrorCode.STREAM_ABORTED
-
-
-def _error_type(error: BaseException | None, decision: RetryDecision | None) -> str | None:
-    """OTel `error.type` (`l0.errors.error_type`)."""
-    return None if error is None else error_type(error)
 
 
 async def _close_quietly(opened: OpenedStream) -> None:
