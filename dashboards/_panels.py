@@ -248,7 +248,7 @@ def stat_panel(
 
 # --- Variables -------------------------------------------------------------------------------
 
-OPERATION_COUNT = series(mn.OPERATION_DURATION, "_count")
+OPERATION_COUNT = series(mn.INFERENCE_DURATION, "_count")
 
 
 def _any_of(name: str, title: str, description: str, query: str) -> Any:

@@ -13,6 +13,7 @@ from ._panels import (
     field_label,
     jaeger_link,
     label,
+    quantile,
     quantiles,
     rate,
     ratio,
@@ -25,7 +26,6 @@ UID = "l0-overview"
 
 OUTCOME = label(mn.ATTR_OUTCOME)
 MODEL = label(mn.ATTR_REQUEST_MODEL)
-TOKEN_TYPE = label(mn.ATTR_TOKEN_TYPE)
 ERROR_TYPE = label(mn.ATTR_ERROR_TYPE)
 
 SESSIONS_PER_S = rate(mn.SESSIONS)
@@ -35,6 +35,13 @@ SUCCESS_RATE = ratio(
 )
 IN_FLIGHT = f"sum({selector(mn.ACTIVE_SESSIONS)})"
 TOKENS_PER_S = rate(mn.TOKENS)
+USAGE = (
+    (mn.INPUT_TOKENS, "input"),
+    (mn.OUTPUT_TOKENS, "output"),
+    (mn.CACHE_READ_INPUT_TOKENS, "input from cache"),
+    (mn.REASONING_OUTPUT_TOKENS, "output for reasoning"),
+)
+PER_ATTEMPT = ((mn.OPERATION_INPUT_TOKENS, "input"), (mn.OPERATION_OUTPUT_TOKENS, "output"))
 
 SUCCESS_THRESHOLDS = ((None, "red"), (0.95, "orange"), (0.99, "green"))
 
@@ -126,16 +133,24 @@ def build() -> dict[str, Any]:
     board.row("Latency").add(
         timeseries_panel(
             "Time to first chunk by model (p50/p95/p99)",
-            "gen_ai.client.operation.time_to_first_chunk per attempt, by gen_ai.request.model. "
+            "gen_ai.client.inference.time_to_first_chunk per attempt, by gen_ai.request.model. "
             "Exemplars link to the attempt's trace.",
             quantiles(mn.TIME_TO_FIRST_CHUNK, MODEL),
             "s",
         ),
         timeseries_panel(
+            "Time per output chunk by model (p50/p95/p99)",
+            "gen_ai.client.inference.time_per_output_chunk: the gap between consecutive chunks "
+            "of a stream, by gen_ai.request.model. Recorded only with "
+            'l0.instrument(events="all"): per-chunk work the default leaves out.',
+            quantiles(mn.TIME_PER_OUTPUT_CHUNK, MODEL),
+            "s",
+        ),
+        timeseries_panel(
             "Attempt duration by model (p50/p95/p99)",
-            "gen_ai.client.operation.duration per attempt (first try, retry or fallback), by "
+            "gen_ai.client.inference.duration per attempt (first try, retry or fallback), by "
             "gen_ai.request.model.",
-            quantiles(mn.OPERATION_DURATION, MODEL),
+            quantiles(mn.INFERENCE_DURATION, MODEL),
             "s",
         ),
         timeseries_panel(
@@ -147,12 +162,12 @@ def build() -> dict[str, Any]:
         ),
         timeseries_panel(
             "Failed attempts/s by error.type",
-            "Attempts that ended with an error (gen_ai.client.operation.duration with error.type "
+            "Attempts that ended with an error (gen_ai.client.inference.duration with error.type "
             "set), whether or not the session recovered.",
             [
                 Query(
                     rate(
-                        mn.OPERATION_DURATION,
+                        mn.INFERENCE_DURATION,
                         ERROR_TYPE,
                         suffix="_count",
                         extra=[f'{ERROR_TYPE}!=""'],
@@ -174,17 +189,22 @@ def build() -> dict[str, Any]:
             width=8,
         ),
         timeseries_panel(
-            "Token usage/s by type",
-            "gen_ai.client.token.usage summed: input and output tokens reported by providers.",
-            [Query(rate(mn.TOKEN_USAGE, TOKEN_TYPE, suffix="_sum"), f"{{{{{TOKEN_TYPE}}}}}")],
+            "Token usage/s",
+            "gen_ai.client.inference.usage.*: input and output tokens reported by providers, "
+            "and the parts of them served from the prompt cache or spent on reasoning.",
+            [Query(rate(spec), legend) for spec, legend in USAGE],
             "short",
-            stacked=True,
             width=8,
         ),
         timeseries_panel(
-            "Tokens per attempt by type (p50/p95/p99)",
-            "gen_ai.client.token.usage distribution per attempt.",
-            quantiles(mn.TOKEN_USAGE, TOKEN_TYPE),
+            "Tokens per attempt (p50/p95/p99)",
+            "gen_ai.client.inference.operation.input_tokens and .output_tokens: the "
+            "distribution per attempt (0 for an attempt whose provider reported no usage).",
+            [
+                Query(quantile(q, spec), f"p{round(q * 100)} {legend}", exemplar=True)
+                for spec, legend in PER_ATTEMPT
+                for q in (0.5, 0.95, 0.99)
+            ],
             "short",
             width=8,
         ),

@@ -82,7 +82,7 @@ def build() -> dict[str, Any]:
         ),
         timeseries_panel(
             "Retries/s by error category",
-            "l0.retries by error.category; `counts toward limit` says whether the retry used "
+            "l0.retries by l0.error.category; `counts toward limit` says whether the retry used "
             "up the model `attempts` budget (model/content errors) or only `max_retries` "
             "(network/transient errors).",
             [
@@ -138,7 +138,7 @@ def build() -> dict[str, Any]:
             "Attempts/s by model",
             "Every attempt (first try, retry, fallback) by gen_ai.request.model: traffic moving "
             "to fallback models shows here.",
-            [Query(rate(mn.OPERATION_DURATION, MODEL, suffix="_count"), _legend(MODEL))],
+            [Query(rate(mn.INFERENCE_DURATION, MODEL, suffix="_count"), _legend(MODEL))],
             "ops",
             stacked=True,
             width=8,

@@ -235,19 +235,28 @@ class Synthetic:
                 mn.ATTR_OPERATION_NAME: "chat",
                 mn.ATTR_PROVIDER_NAME: a.provider,
                 mn.ATTR_REQUEST_MODEL: a.model,
+                mn.ATTR_SERVER_ADDRESS: "api.example.com",
+                mn.ATTR_SERVER_PORT: 443,
             }
-            if a.error_type:
-                attrs[mn.ATTR_ERROR_TYPE] = a.error_type
-            i[mn.OPERATION_DURATION.name].record(a.duration, attrs)
+            if a.ttft is not None:
+                i[mn.TIME_PER_OUTPUT_CHUNK.name].record(self.rng.uniform(0.005, 0.08), attrs)
+            if a.output_tokens:  # a response came: its model is known at the end
+                attrs[mn.ATTR_RESPONSE_MODEL] = f"{a.model}-2025-01-01"
+            with_error = {**attrs, mn.ATTR_ERROR_TYPE: a.error_type} if a.error_type else attrs
+            i[mn.INFERENCE_DURATION.name].record(a.duration, with_error)
             total += a.duration
             if a.ttft is not None:
                 i[mn.TIME_TO_FIRST_CHUNK.name].record(a.ttft, attrs)
+            # As l0 records usage: every attempt, 0 when the provider reported none.
+            used = self.rng.randint(30, 3000) if a.output_tokens else 0
+            counted = {**attrs, mn.ATTR_TOKEN_MODALITY: mn.UNKNOWN_MODALITY}
+            i[mn.INPUT_TOKENS.name].add(used, counted)
+            i[mn.OUTPUT_TOKENS.name].add(a.output_tokens, counted)
+            i[mn.CACHE_READ_INPUT_TOKENS.name].add(used // 2, counted)
+            i[mn.REASONING_OUTPUT_TOKENS.name].add(a.output_tokens // 4, counted)
+            i[mn.OPERATION_INPUT_TOKENS.name].record(used, with_error)
+            i[mn.OPERATION_OUTPUT_TOKENS.name].record(a.output_tokens, with_error)
             if a.output_tokens:
-                for token_type, n in (
-                    ("input", self.rng.randint(30, 3000)),
-                    ("output", a.output_tokens),
-                ):
-                    i[mn.TOKEN_USAGE.name].record(n, {**attrs, mn.ATTR_TOKEN_TYPE: token_type})
                 i[mn.TOKENS.name].add(
                     a.output_tokens,
                     {mn.ATTR_PROVIDER_NAME: a.provider, mn.ATTR_REQUEST_MODEL: a.model},
@@ -361,9 +370,15 @@ def real_scenarios(reply: Any) -> list[Scenario]:
     ]
 
 
+_PORTS: dict[str, int] = {}
+"""Each scenario's fault server port, kept across rounds: `server.port` is a metric
+attribute, and a new port every session would make every series a one-off."""
+
+
 async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Scenario) -> str:
     """Run one scenario against a fresh fault server; returns how it ended."""
-    async with fault_server() as server:
+    async with fault_server(port=_PORTS.get(scenario.name, 0)) as server:
+        _PORTS[scenario.name] = server.port
         for model, replies in scenario.replies.items():
             server.enqueue(*replies, model=model)
         client = openai.AsyncOpenAI(base_url=server.url, api_key="sk-test", max_retries=0)
@@ -406,8 +421,9 @@ async def run_real(service: str, port: int, host: str, stop: asyncio.Event) -> N
     import l0
     from l0.testing import FaultServer, Reply
 
+    # events="all": per-chunk events, so time per output chunk is recorded too.
     instrumentation = l0.instrument(
-        service, exporter="none", metric_reader=PrometheusMetricReader()
+        service, exporter="none", metric_reader=PrometheusMetricReader(), events="all"
     )
     server, _ = start_http_server(port, addr=host)
     _say(f"listening {server.server_port}")

@@ -165,6 +165,8 @@ _INFERENCE: Final[tuple[str, ...]] = (
 )
 """Attributes of every `gen_ai.client.inference.*` instrument (each when known)."""
 _INFERENCE_WITH_ERROR: Final = (*_INFERENCE, ATTR_ERROR_TYPE)
+_WHILE_STREAMING: Final = tuple(a for a in _INFERENCE if a != ATTR_RESPONSE_MODEL)
+"""What is known of an attempt while its chunks arrive: not yet the response model."""
 _USAGE: Final = (*_INFERENCE, ATTR_TOKEN_MODALITY)
 
 # --- Prometheus-side label names that do not come from metric attributes ------------------
@@ -256,7 +258,7 @@ TIME_PER_OUTPUT_CHUNK: Final = MetricSpec(
     unit="s",
     description="Time between consecutive streamed chunks, recorded for every chunk after "
     "the first (only while l0 reports per-chunk events).",
-    attributes=_INFERENCE,
+    attributes=_WHILE_STREAMING,
     prometheus_name="gen_ai_client_inference_time_per_output_chunk_seconds",
     buckets=DURATION_BUCKETS,
 )
