@@ -59,6 +59,8 @@ async def test_final_failure_is_captured_once_with_the_original_exception(
     assert "warning" in _levels(crumbs, "l0.network")
     retry = next(c for c in crumbs if c["category"] == "l0.retry")
     assert retry["data"]["l0.retry.reason"] == "http_503"
+    assert retry["data"]["l0.error.category"] == "transient"
+    assert "error.category" not in retry["data"]
     assert retry["data"]["l0.session.id"] == result.session_id
 
 
