@@ -53,6 +53,8 @@ class StreamInfo:
     request_model: str | None = None
     server_address: str | None = None
     server_port: int | None = None
+    request: dict[str, Any] | None = None
+    """Request parameters (temperature, max_tokens...), never messages or other content."""
 
     def take_server(self, url: str) -> None:
         """Address and port of the server the provider call went to."""

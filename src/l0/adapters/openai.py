@@ -8,7 +8,13 @@ import orjson
 
 from .base import StreamInfo, ToolCall, Translator, made_by
 
-__all__ = ["OpenAIChunks", "describe_openai_stream", "describe_request", "is_openai_stream"]
+__all__ = [
+    "REQUEST_PARAMS",
+    "OpenAIChunks",
+    "describe_openai_stream",
+    "describe_request",
+    "is_openai_stream",
+]
 
 
 class OpenAIChunks(Translator):
@@ -111,6 +117,13 @@ class OpenAIChunks(Translator):
             "output_tokens": int(completion or 0),
             "total_tokens": int(getattr(usage, "total_tokens", None) or 0),
         }
+        cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+        if isinstance(cached, int):
+            self.usage["cache_read_input_tokens"] = cached
+        details = getattr(usage, "completion_tokens_details", None)
+        reasoning = getattr(details, "reasoning_tokens", None)
+        if isinstance(reasoning, int):
+            self.usage["reasoning_output_tokens"] = reasoning
 
     def _take_tool_deltas(self, deltas: Any) -> None:
         for delta in deltas:
@@ -155,6 +168,24 @@ def _as_fields(value: Any) -> Any:
     return value
 
 
+REQUEST_PARAMS = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "seed",
+    "n",
+    "reasoning_effort",
+    "response_format",
+    "service_tier",
+)
+"""Chat completions body fields telemetry reports (`gen_ai.request.*`); none carries
+content."""
+
+
 def is_openai_stream(stream: Any) -> bool:
     return made_by(stream, "openai")
 
@@ -181,5 +212,8 @@ def describe_request(stream: Any, info: StreamInfo) -> None:
         body = orjson.loads(getattr(request, "content", b""))
     except (orjson.JSONDecodeError, TypeError, RuntimeError):
         return
-    model = body.get("model") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return
+    model = body.get("model")
     info.request_model = model if isinstance(model, str) else None
+    info.request = {key: body[key] for key in REQUEST_PARAMS if key in body}
