@@ -57,8 +57,9 @@ async def test_exhausted_schema_failures_raise_a_content_error(
         await l0.structured(
             User, _factory(client), retry=l0.Retry(attempts=2, base_delay=0.0, max_delay=0.0)
         )
-    assert caught.value.code is l0.ErrorCode.GUARDRAIL_VIOLATION
+    assert caught.value.code is l0.ErrorCode.ALL_STREAMS_EXHAUSTED
     assert caught.value.category is l0.ErrorCategory.CONTENT
+    assert [e.code for e in caught.value.errors] == [l0.ErrorCode.GUARDRAIL_VIOLATION] * 2
 
 
 async def test_truncated_json_is_auto_corrected(fault_server: FaultServer, client: Any) -> None:

@@ -1,10 +1,10 @@
 """Typed errors and the one place that decides how an exception is handled.
 
 Classification looks at exception *types* and HTTP status first (openai, httpx, httpx2,
-litellm and the standard library), and only then at message patterns, because messages
-change between SDK versions while types and status codes do not. Provider modules are looked
-up in `sys.modules` instead of imported: if the application never imported openai, no error
-can be an openai error, and `import l0` stays light.
+aiohttp, litellm and the standard library), and only then at message patterns, because
+messages change between SDK versions while types and status codes do not. Provider modules
+(and `ssl`, `socket`) are looked up in `sys.modules` instead of imported: if the application
+never imported openai, no error can be an openai error, and `import l0` stays light.
 """
 
 from __future__ import annotations
@@ -12,12 +12,20 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import errno
 import json
+import os
 import re
 import sys
+import sysconfig
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from types import TracebackType
 from typing import Any
+
+import orjson
 
 from .types import ErrorCategory
 
@@ -26,6 +34,7 @@ __all__ = [
     "ErrorCode",
     "L0Error",
     "RetryDecision",
+    "SerializedError",
     "categorize_error",
     "classify_error",
     "error_type",
@@ -68,9 +77,12 @@ _CODE_CATEGORY = {
 
 
 class L0Error(Exception):
-    """An error raised by l0, with the session's context at the moment it happened.
+    """An error raised by l0, with the session's state at the moment it happened.
 
-    `__cause__` is the provider's original exception when there was one.
+    `__cause__` is the exception behind it when there was one (for `ALL_STREAMS_EXHAUSTED`,
+    the last attempt's); `errors` holds every attempt's exception, in order, when the session
+    ran out of streams. `to_dict()`/`to_json()` make one JSON-safe record of it, and
+    `from_dict()`/`from_json()` read that record back.
     """
 
     def __init__(
@@ -81,27 +93,138 @@ class L0Error(Exception):
         category: ErrorCategory | None = None,
         status_code: int | None = None,
         checkpoint: str = "",
+        checkpoint_length: int | None = None,
         token_count: int = 0,
+        content_length: int = 0,
+        attempts: int = 0,
         model_retry_count: int = 0,
         network_retry_count: int = 0,
         fallback_index: int = 0,
+        context: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        errors: Iterable[BaseException] = (),
+        timestamp: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.category = category or _CODE_CATEGORY[code]
         self.status_code = status_code
+        self.timestamp = time.time() if timestamp is None else timestamp
         self.checkpoint = checkpoint
+        # Its own field, so a record shipped without the checkpoint's text keeps its length.
+        self.checkpoint_length = len(checkpoint) if checkpoint_length is None else checkpoint_length
         self.token_count = token_count
+        self.content_length = content_length
+        self.attempts = attempts
         self.model_retry_count = model_retry_count
         self.network_retry_count = network_retry_count
         self.fallback_index = fallback_index
+        self.context: Mapping[str, Any] = context if context is not None else {}
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.errors: list[BaseException] = list(errors)
 
     @property
     def has_checkpoint(self) -> bool:
         return bool(self.checkpoint)
 
+    @property
+    def retry_count(self) -> int:
+        return self.model_retry_count + self.network_retry_count
+
     def __repr__(self) -> str:
         return f"L0Error({self.code.value}, {str(self)!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as plain JSON types; its cause and attempt errors by type and message."""
+        cause = self.__cause__
+        return {
+            "name": "L0Error",
+            "code": self.code.value,
+            "category": self.category.value,
+            "message": str(self),
+            "timestamp": self.timestamp,
+            "status_code": self.status_code,
+            "has_checkpoint": self.has_checkpoint,
+            "checkpoint": self.checkpoint,
+            "checkpoint_length": self.checkpoint_length,
+            "token_count": self.token_count,
+            "content_length": self.content_length,
+            "attempts": self.attempts,
+            "model_retry_count": self.model_retry_count,
+            "network_retry_count": self.network_retry_count,
+            "retry_count": self.retry_count,
+            "fallback_index": self.fallback_index,
+            "context": _jsonable(self.context),
+            "metadata": _jsonable(self.metadata),
+            "cause": None if cause is None else _describe(cause),
+            "errors": [_describe(error) for error in self.errors],
+        }
+
+    def to_json(self) -> str:
+        return orjson.dumps(self.to_dict()).decode()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> L0Error:
+        """The error `to_dict()` described. Exceptions other than l0's come back as
+        `SerializedError`s: their classes may not exist where the record is read."""
+        error = cls(
+            str(data["message"]),
+            ErrorCode(data["code"]),
+            category=ErrorCategory(data["category"]),
+            status_code=data.get("status_code"),
+            checkpoint=data.get("checkpoint") or "",
+            checkpoint_length=data.get("checkpoint_length"),
+            token_count=data.get("token_count", 0),
+            content_length=data.get("content_length", 0),
+            attempts=data.get("attempts", 0),
+            model_retry_count=data.get("model_retry_count", 0),
+            network_retry_count=data.get("network_retry_count", 0),
+            fallback_index=data.get("fallback_index", 0),
+            context=data.get("context") or {},
+            metadata=data.get("metadata") or {},
+            errors=[_restore(entry) for entry in data.get("errors") or ()],
+            timestamp=data.get("timestamp"),
+        )
+        if data.get("cause"):
+            error.__cause__ = _restore(data["cause"])
+        return error
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> L0Error:
+        return cls.from_dict(orjson.loads(text))
+
+
+class SerializedError(Exception):
+    """An exception read back from an `L0Error` record: `type` names its original class."""
+
+    def __init__(self, type: str, message: str) -> None:
+        super().__init__(message)
+        self.type = type
+
+
+def _describe(error: BaseException) -> dict[str, Any]:
+    if isinstance(error, L0Error):
+        return {"type": "L0Error", "code": error.code.value, "message": str(error)}
+    name = error.type if isinstance(error, SerializedError) else type(error).__qualname__
+    return {"type": name, "message": str(error)}
+
+
+def _restore(entry: Mapping[str, Any]) -> BaseException:
+    if "code" in entry:
+        return L0Error(str(entry["message"]), ErrorCode(entry["code"]))
+    return SerializedError(str(entry["type"]), str(entry["message"]))
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` in JSON's types: mappings (the frozen `context`) to dicts, sequences to lists,
+    anything else unknown to its `str`."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item) for item in value]
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +245,49 @@ def categorize_error(error: BaseException) -> ErrorCategory:
     return classify_error(error).category
 
 
+# Messages that name a network failure, for exceptions no type says anything about: the
+# README's table, then the canonical lifecycle's (Node-style error codes, fetch, DNS and TLS
+# wording), then truncated streams.
 _NETWORK_PATTERNS = re.compile(
-    r"connection.*reset|connection.*refused|connection.*timeout|timed?\s*out|dns.*failed|"
-    r"name.*resolution|socket.*error|ssl.*error|eof.*occurred|broken.*pipe|"
-    r"network.*unreachable|host.*unreachable|incomplete.*(read|chunk)|peer closed",
+    "|".join(
+        (
+            r"connection.*reset",
+            r"connection.*refused",
+            r"connection.*timeout",
+            r"timed?\s*out",
+            r"dns.*failed",
+            r"name.*resolution",
+            r"socket.*error",
+            r"ssl.*error",
+            r"eof.*occurred",
+            r"broken.*pipe",
+            r"network.*unreachable",
+            r"host.*unreachable",
+            r"\be(connreset|connrefused|connaborted|timedout|notfound|ai_again|pipe)\b",
+            r"\be(netunreach|hostunreach)\b",
+            r"connection (dropped|closed|lost)",
+            r"socket hang up",
+            r"getaddrinfo",
+            r"host not found",
+            r"\bdns\b",
+            r"deadline exceeded",
+            r"failed to fetch",
+            r"network request failed",
+            r"\b(ssl|tls)\b",
+            r"handshake",
+            r"certificate",
+            r"self[- ]signed",
+            r"incomplete.*(read|chunk)",
+            r"peer closed",
+        )
+    ),
     re.IGNORECASE,
+)
+# A certificate that does not verify will not verify on a retry either (canonical spec).
+_CERTIFICATE = re.compile(r"certificate|self[- ]signed", re.IGNORECASE)
+# Raised as a plain OSError, not as one of ConnectionError's subclasses.
+_NETWORK_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 )
 _CONTEXT_LENGTH = re.compile(
     r"context.?length|context.?window|maximum context|too many tokens|prompt is too long",
@@ -141,6 +302,8 @@ def classify_error(error: BaseException) -> RetryDecision:
     """Decide category, retry and fallback for one failed attempt (docs/errors.md)."""
     error = _unwrap(error)
     if isinstance(error, L0Error):
+        if error.code is ErrorCode.ALL_STREAMS_EXHAUSTED:  # nothing is left to try
+            return RetryDecision(error.category, "all_streams_exhausted", False, False, False)
         return _decide(error.category, error.code.value.lower(), error.status_code, None)
     if isinstance(error, asyncio.CancelledError):
         return _decide(ErrorCategory.FATAL, "cancelled", None, None)
@@ -149,7 +312,7 @@ def classify_error(error: BaseException) -> RetryDecision:
     if status is not None:
         return _classify_status(error, status)
     if _is_network(error):
-        return _decide(ErrorCategory.NETWORK, _network_reason(error), None, None)
+        return _network_decision(error, _network_reason(error))
     if _is_in_band_error(error):
         code = _body_code(error)
         if code in _TRANSIENT_BODY_CODES:
@@ -158,8 +321,12 @@ def classify_error(error: BaseException) -> RetryDecision:
     if isinstance(error, json.JSONDecodeError | UnicodeDecodeError) or _is_validation(error):
         return _decide(ErrorCategory.MODEL, "malformed_chunk", None, None)
     if _NETWORK_PATTERNS.search(str(error)):
-        return _decide(ErrorCategory.NETWORK, "network_error", None, None)
-    return _decide(ErrorCategory.INTERNAL, type(error).__name__, None, None)
+        return _network_decision(error, "network_error")
+    if _raised_by_l0(error):
+        return _decide(ErrorCategory.INTERNAL, type(error).__name__, None, None)
+    # Anything else came from the caller's stream or factory (or a provider SDK under it):
+    # the canonical lifecycle retries it as a model error, then falls back.
+    return _decide(ErrorCategory.MODEL, "stream_error", None, None)
 
 
 def _classify_status(error: BaseException, status: int) -> RetryDecision:
@@ -241,11 +408,38 @@ def _is_network(error: BaseException) -> bool:
         EOFError,
         *_http_classes("TransportError"),
     ]
+    if (socket := _module("socket")) is not None:
+        classes.append(socket.gaierror)  # DNS: an OSError, not a ConnectionError
+    if (ssl := _module("ssl")) is not None:
+        classes.append(ssl.SSLError)
+    if (aiohttp := _module("aiohttp")) is not None:
+        classes += (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
     if (openai := _module("openai")) is not None:
         classes.append(openai.APIConnectionError)
     if (litellm := _module("litellm")) is not None:
         classes += (litellm.APIConnectionError, litellm.Timeout)
-    return any(isinstance(e, tuple(classes)) for e in _chain(error, implicit=True))
+    network = tuple(classes)
+    return any(
+        isinstance(e, network) or (isinstance(e, OSError) and e.errno in _NETWORK_ERRNOS)
+        for e in _chain(error, implicit=True)
+    )
+
+
+def _network_decision(error: BaseException, reason: str) -> RetryDecision:
+    """NETWORK is retried, except a certificate that failed to verify: it falls back."""
+    if _is_certificate_failure(error):
+        return RetryDecision(ErrorCategory.NETWORK, reason, False, False, True)
+    return _decide(ErrorCategory.NETWORK, reason, None, None)
+
+
+def _is_certificate_failure(error: BaseException) -> bool:
+    ssl = _module("ssl")
+    for e in _chain(error, implicit=True):
+        if ssl is not None and isinstance(e, ssl.SSLCertVerificationError):
+            return True
+        if _CERTIFICATE.search(str(e)):
+            return True
+    return False
 
 
 def _network_reason(error: BaseException) -> str:
@@ -289,6 +483,40 @@ def _chain(error: BaseException, *, implicit: bool = False) -> list[BaseExceptio
         if below is None or any(below is seen for seen in chain):
             return chain
         chain.append(below)
+
+
+# Where l0's own code lives; its fault server and test helpers stand in for providers.
+_L0_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_L0_TESTING_DIR = _L0_DIR + "testing" + os.sep
+_STDLIB_DIRS = tuple({sysconfig.get_paths()[key] + os.sep for key in ("stdlib", "platstdlib")})
+
+
+def _raised_by_l0(error: BaseException) -> bool:
+    """Whether `error` was raised by l0's own code: INTERNAL means a bug in l0.
+
+    Decided by the frame that raised it: the innermost frame of its traceback, looking through
+    the standard library's (an l0 bug may surface inside `re` or `json`). An exception
+    raised by a factory or stream, or by the provider SDK beneath them, was raised in theirs;
+    one that was never raised (no traceback) is not known to be l0's.
+    """
+    origin = None
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not _is_stdlib(filename):
+            origin = filename
+        tb = tb.tb_next
+    return (
+        origin is not None and origin.startswith(_L0_DIR) and not origin.startswith(_L0_TESTING_DIR)
+    )
+
+
+def _is_stdlib(filename: str) -> bool:
+    if filename.startswith("<"):  # frozen modules, and code made by exec (dataclasses)
+        return True
+    if "site-packages" in filename or "dist-packages" in filename:
+        return False  # installed packages, which a venv keeps beside its stdlib
+    return filename.startswith(_STDLIB_DIRS)
 
 
 def _is_in_band_error(error: BaseException) -> bool:

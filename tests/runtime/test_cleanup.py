@@ -174,7 +174,7 @@ async def test_final_error_closes_the_stream(fault_server: FaultServer, client: 
     result = await l0.run(opener(client), retry=l0.Retry.none(), drift=True)
     with pytest.raises(l0.L0Error) as caught:
         await result.read()
-    assert caught.value.code is ErrorCode.DRIFT_DETECTED
+    assert caught.value.__cause__.code is ErrorCode.DRIFT_DETECTED
     await wait_closed(fault_server)
     assert_no_leaked_tasks()
 

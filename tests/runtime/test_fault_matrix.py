@@ -40,7 +40,7 @@ class Fault:
     name: str
     reply: Reply
     kind: str  # "network": counts toward max_retries only; "model": toward attempts
-    code: ErrorCode
+    code: ErrorCode | None  # each attempt's L0Error code; None: the provider's exception
     category: ErrorCategory
     cause: str | None = None  # the l0 name (`error_type`) of the provider's exception
     status: int | None = None
@@ -55,7 +55,7 @@ FAULTS = [
         "http_429_retry_after",
         Reply(status=429, retry_after=0.05),
         "network",
-        ErrorCode.PROVIDER_ERROR,
+        None,
         ErrorCategory.TRANSIENT,
         "RateLimitError",
         429,
@@ -64,7 +64,7 @@ FAULTS = [
         "http_503_retry_after_ms",
         Reply(status=503, retry_after_ms=20),
         "network",
-        ErrorCode.PROVIDER_ERROR,
+        None,
         ErrorCategory.TRANSIENT,
         "InternalServerError",
         503,
@@ -73,7 +73,7 @@ FAULTS = [
         "reset_after_2",
         Reply(text=TEXT, reset_after=2),
         "network",
-        ErrorCode.NETWORK_ERROR,
+        None,
         ErrorCategory.NETWORK,
         "RemoteProtocolError",  # wrapped by openai 3, raw on openai 2
         partial=True,
@@ -107,7 +107,7 @@ FAULTS = [
         "malformed_after_2",
         Reply(text=TEXT, malformed_after=2),
         "model",
-        ErrorCode.PROVIDER_ERROR,
+        None,
         ErrorCategory.MODEL,
         "JSONDecodeError",
         partial=True,
@@ -116,7 +116,7 @@ FAULTS = [
         "in_band_error_after_2",
         Reply(text=TEXT, error_after=2),
         "network",  # error.code "server_error": TRANSIENT
-        ErrorCode.PROVIDER_ERROR,
+        None,
         ErrorCategory.TRANSIENT,
         "APIError",
         partial=True,
@@ -141,7 +141,7 @@ FAULTS = [
         "tool_call_deltas_reset",
         Reply(tool_calls=[TOOL], reset_after=2),
         "network",
-        ErrorCode.NETWORK_ERROR,
+        None,
         ErrorCategory.NETWORK,
         "RemoteProtocolError",  # wrapped by openai 3, raw on openai 2
         good=Reply(tool_calls=[TOOL]),
@@ -150,7 +150,7 @@ FAULTS = [
         "usage_chunk_reset_before_finish",
         Reply(text=TEXT, usage=True, reset_after=3),
         "network",
-        ErrorCode.NETWORK_ERROR,
+        None,
         ErrorCategory.NETWORK,
         "RemoteProtocolError",  # wrapped by openai 3, raw on openai 2
         partial=True,
@@ -288,15 +288,21 @@ async def test_exhausted_gives_typed_error(
     assert [r.model for r in fault_server.requests] == ["m", "m", "m-fallback", "m-fallback"]
     error = events[-1].error
     assert events[-1].type is EventType.ERROR and isinstance(error, L0Error)
-    assert error.code is fault.code
-    assert error.category is fault.category
+    assert error.code is ErrorCode.ALL_STREAMS_EXHAUSTED
+    assert error.category is fault.category  # the last attempt's
     assert error.status_code == fault.status
-    if fault.cause is None:
-        assert error.__cause__ is None or isinstance(error.__cause__, BaseException)
-    else:
-        assert error_type(error.__cause__) == fault.cause
+    # Every attempt's error, in order, as on_error saw it; the last one is the cause.
+    assert error.errors == [e.error for e in rec.of(T.ERROR)]
+    assert len(error.errors) == 4 and error.__cause__ is error.errors[-1]
+    for attempt_error in error.errors:
+        if fault.cause is None:
+            assert attempt_error.code is fault.code
+        else:
+            assert error_type(attempt_error) == fault.cause
     state = result.state
     assert (error.fallback_index, state.fallback_index) == (1, 1)
+    assert error.attempts == state.attempt == 4
+    assert error.content_length == state.content_length
     assert error.token_count == state.token_count
     assert error.model_retry_count == state.model_retry_count
     assert error.network_retry_count == state.network_retry_count
@@ -357,7 +363,7 @@ async def test_client_errors_are_not_retried(
     events = await drain(result)
     error = events[-1].error
     assert (error.code, error.category, error.status_code) == (
-        ErrorCode.PROVIDER_ERROR,
+        ErrorCode.ALL_STREAMS_EXHAUSTED,
         ErrorCategory.PROVIDER,
         status,
     )

@@ -190,7 +190,7 @@ def test_a_looping_cause_chain_ends(http: ModuleType) -> None:
     first, second = RuntimeError("a"), RuntimeError("b")
     first.__cause__, second.__cause__ = second, first
     assert error_type(first) == "RuntimeError"
-    assert classify_error(first).category is ErrorCategory.INTERNAL
+    assert classify_error(first).category is ErrorCategory.MODEL
     inner = transport_error(http, "ReadError")
     outer = RuntimeError("stream failed")
     outer.__cause__, inner.__cause__ = inner, outer

@@ -190,7 +190,7 @@ async def test_exhausted_gives_a_typed_error(fault_server: FaultServer) -> None:
     result = await l0.run(lopener(fault_server), retry=fast_retry(max_retries=2))
     events = await drain(result)
     error = events[-1].error
-    assert error.code is ErrorCode.PROVIDER_ERROR
+    assert error.code is ErrorCode.ALL_STREAMS_EXHAUSTED
     assert error.category is ErrorCategory.TRANSIENT
     assert error.status_code == 503
     assert isinstance(error.__cause__, litellm.ServiceUnavailableError)

@@ -329,8 +329,15 @@ def test_malformed_chunks_are_model_errors() -> None:
         check(error, ErrorCategory.MODEL, retry=True, attempts=True)
 
 
-def test_unknown_errors_are_internal_and_not_retried() -> None:
-    check(KeyError("x"), ErrorCategory.INTERNAL, retry=False, fallback=False)
+def test_unknown_errors_raised_by_l0_are_internal_and_not_retried() -> None:
+    with pytest.raises(TypeError) as caught:
+        l0.Retry(attempts="3")  # type: ignore[arg-type]
+    check(caught.value, ErrorCategory.INTERNAL, retry=False, fallback=False)
+
+
+def test_unknown_errors_from_elsewhere_are_model_errors() -> None:
+    # A stream's own exception (docs/errors.md "Exceptions from your stream").
+    check(KeyError("x"), ErrorCategory.MODEL, retry=True, attempts=True, reason="stream_error")
 
 
 def test_cancellation_is_fatal_without_fallback() -> None:

@@ -42,7 +42,8 @@ async def test_initial_token_covers_the_connection(fault_server: FaultServer, cl
 
     assert time.monotonic() - started >= 0.2
     error = events[-1].error
-    assert error.code is ErrorCode.INITIAL_TOKEN_TIMEOUT
+    assert error.code is ErrorCode.ALL_STREAMS_EXHAUSTED  # its only stream timed out
+    assert error.__cause__.code is ErrorCode.INITIAL_TOKEN_TIMEOUT
     assert error.category is ErrorCategory.NETWORK
     # The factory never returned: no stream was ever ready.
     assert not rec.of(T.STREAM_READY)
@@ -60,7 +61,7 @@ async def test_initial_token_covers_a_slow_factory() -> None:
 
     result = await l0.run(factory, retry=l0.Retry.none(), timeout=short_timeout(0.1, None))
     events = await drain(result)
-    assert events[-1].error.code is ErrorCode.INITIAL_TOKEN_TIMEOUT
+    assert events[-1].error.__cause__.code is ErrorCode.INITIAL_TOKEN_TIMEOUT
     assert_no_leaked_tasks()
 
 
@@ -74,7 +75,7 @@ async def test_initial_token_timeout_before_first_chunk(
     )
     events = await drain(result)
 
-    assert events[-1].error.code is ErrorCode.INITIAL_TOKEN_TIMEOUT
+    assert events[-1].error.__cause__.code is ErrorCode.INITIAL_TOKEN_TIMEOUT
     assert rec.of(T.STREAM_READY), "headers arrived; the wait for the first chunk timed out"
     (triggered,) = rec.of(T.TIMEOUT_TRIGGERED)
     assert (triggered.timeout_type, triggered.configured_ms) == ("initial", 200)
@@ -91,7 +92,7 @@ async def test_inter_token_timeout_after_k_chunks(fault_server: FaultServer, cli
     events = await drain(result)
 
     error = events[-1].error
-    assert error.code is ErrorCode.INTER_TOKEN_TIMEOUT
+    assert error.__cause__.code is ErrorCode.INTER_TOKEN_TIMEOUT
     assert tokens(events) == ["Hello", " there"]
     # Nothing was retried, so nothing was discarded: the error carries what was delivered.
     assert result.state.content == "Hello there"
@@ -344,7 +345,7 @@ async def test_a_timeout_the_provider_turns_into_its_own_error_is_still_a_timeou
     result = await l0.run(factory, retry=l0.Retry.none(), timeout=short_timeout(0.05, None))
     events = await drain(result)
 
-    error = events[-1].error
+    error = events[-1].error.__cause__  # the attempt's: the session's is ALL_STREAMS_EXHAUSTED
     assert error.code is ErrorCode.INITIAL_TOKEN_TIMEOUT
     assert isinstance(error.__cause__, RuntimeError)
     # The cancellation it swallowed was taken back: the caller's task is not left cancelled.

@@ -9,7 +9,7 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 import l0
-from l0 import ErrorCode, EventType
+from l0 import ErrorCategory, ErrorCode, EventType
 from l0.errors import error_type
 from l0.testing import FaultServer, Reply
 
@@ -152,7 +152,7 @@ async def test_wrapped_raw_stream_is_not_retried(fault_server: FaultServer, clie
     result = l0.wrap(stream)
     events = await drain(result)
     error = events[-1].error
-    assert error.code is ErrorCode.NETWORK_ERROR
+    assert (error.code, error.category) == (ErrorCode.ALL_STREAMS_EXHAUSTED, ErrorCategory.NETWORK)
     # The reset as the client raised it: wrapped on openai 3, raw on openai 2 (docs/errors.md).
     assert error_type(error.__cause__) == "RemoteProtocolError"
     assert len(fault_server.requests) == 1

@@ -75,6 +75,9 @@ class _Attempt:
 class Session:
     """Runs one `l0.run()` call. Iterate `events()` once."""
 
+    # Each failed attempt's exception, in order (a class default: most sessions never fail).
+    _errors: tuple[BaseException, ...] = ()
+
     def __init__(self, options: Options, *, raw: bool = False) -> None:
         self.options = options
         self.state = State()
@@ -473,6 +476,7 @@ class Session:
             verdict = "fail"
         attempt = self._attempt
         assert attempt is not None
+        self._errors += (error,)
         network = decision.category in (ErrorCategory.NETWORK, ErrorCategory.TRANSIENT)
         if network:
             self._network_errors_since_success += 1
@@ -567,8 +571,8 @@ class Session:
             # Aborted while this attempt was failing: the abort is why no attempt follows.
             aborted = _aborted()
             aborted.__cause__ = error
-            error = aborted
-        final = self._final_error(error)
+            error, decision = aborted, classify_error(aborted)
+        final = self._final_error(error, decision)
         self.error = final
         self.outcome = "aborted" if final.code is ErrorCode.STREAM_ABORTED else "error"
         state.ended_at = time.monotonic()
@@ -583,32 +587,56 @@ class Session:
         self._callback_sink.token_event(event)
         return event
 
-    def _final_error(self, error: BaseException) -> L0Error:
+    def _final_error(self, error: BaseException, decision: RetryDecision) -> L0Error:
+        """The error the session ends with: ALL_STREAMS_EXHAUSTED when it ran out of streams
+        to try (of the last attempt's category), else the error that stopped it; with the
+        session's state at the end (docs/errors.md)."""
         state = self.state
-        context = {
+        if not _is_abort(error) and (decision.retry or decision.fallback):
+            streams = 1 + len(self.options.fallbacks)
+            name = error.code.value if isinstance(error, L0Error) else type(error).__name__
+            final = L0Error(
+                f"all streams exhausted (attempts: {state.attempt}, streams: {streams}); "
+                f"last error: {name}: {error}",
+                ErrorCode.ALL_STREAMS_EXHAUSTED,
+                category=decision.category,
+                status_code=decision.status_code,
+                errors=self._errors,
+            )
+            final.__cause__ = error
+        elif isinstance(error, L0Error):
+            final = error
+        else:
+            code = {
+                ErrorCategory.NETWORK: ErrorCode.NETWORK_ERROR,
+                ErrorCategory.INTERNAL: ErrorCode.INTERNAL_ERROR,
+            }.get(decision.category, ErrorCode.PROVIDER_ERROR)
+            final = L0Error(
+                f"{type(error).__name__}: {error}",
+                code,
+                category=decision.category,
+                status_code=decision.status_code,
+            )
+            final.__cause__ = error
+        meta = self.options.meta
+        fields = {
             "checkpoint": state.checkpoint,
+            "checkpoint_length": state.checkpoint_length,
             "token_count": state.token_count,
+            "content_length": state.content_length,
+            "attempts": state.attempt,
             "model_retry_count": state.model_retry_count,
             "network_retry_count": state.network_retry_count,
             "fallback_index": state.fallback_index,
+            "context": self.options.context,
+            "metadata": {
+                "session_id": self.session_id,
+                "reason": decision.reason,
+                **({"meta": meta} if meta else {}),
+            },
         }
-        if isinstance(error, L0Error):
-            for name, value in context.items():
-                setattr(error, name, value)
-            return error
-        decision = classify_error(error)
-        code = {
-            ErrorCategory.NETWORK: ErrorCode.NETWORK_ERROR,
-            ErrorCategory.INTERNAL: ErrorCode.INTERNAL_ERROR,
-        }.get(decision.category, ErrorCode.PROVIDER_ERROR)
-        final = L0Error(
-            f"{type(error).__name__}: {error}",
-            code,
-            category=decision.category,
-            status_code=decision.status_code,
-            **context,  # type: ignore[arg-type]
-        )
-        final.__cause__ = error
+        for name, value in fields.items():
+            setattr(final, name, value)
         return final
 
     # ------------------------------------------------------------------ ending
