@@ -215,7 +215,18 @@ async def test_exhausted_retries_end_in_error(
     session = otel.one("l0.session")
     assert session.status.status_code is StatusCode.ERROR
     assert session.attributes["l0.outcome"] == "error"
-    assert session.attributes["error.type"] == "PROVIDER_ERROR"
+    # The session ran out of streams; each attempt keeps its own error.type.
+    assert session.attributes["error.type"] == "ALL_STREAMS_EXHAUSTED"
+    assert {a.attributes["error.type"] for a in attempts} == {"InternalServerError"}
+    assert session.attributes["l0.error.category"] == "transient"
+    assert session.attributes["l0.error.attempt_error_types"] == ("InternalServerError",) * 4
+    assert (
+        session.attributes["l0.error.attempts"],
+        session.attributes["l0.error.status_code"],
+    ) == (
+        4,
+        503,
+    )
     assert session.attributes["l0.retry.count"] == 3
     assert "l0.retry.give_up" in _event_names(session)
     assert otel.total("l0.sessions", **{"l0.outcome": "error"}) == 1

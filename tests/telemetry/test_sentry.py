@@ -12,6 +12,7 @@ import sentry_sdk
 from telemetry_support import COMPLETION, OTel, T, run, session_info, telemetry
 
 import l0
+from l0.telemetry import facade
 from l0.telemetry import sentry as sentry_module
 from l0.telemetry.sentry import SentrySink, sentry_sink_factory
 from l0.testing import FaultServer, Reply
@@ -44,7 +45,7 @@ async def test_final_failure_is_captured_once_with_the_original_exception(
     tags = event["tags"]
     assert tags["l0.session.id"] == result.session_id
     assert tags["l0.outcome"] == "error"
-    assert tags["l0.error.code"] == "PROVIDER_ERROR"
+    assert tags["l0.error.code"] == "ALL_STREAMS_EXHAUSTED"
     assert tags["l0.retry.count"] == 3
     assert tags["l0.fallback.index"] == 0
     session = otel.one("l0.session")
@@ -141,8 +142,42 @@ async def test_an_l0_error_without_a_provider_cause_is_captured_itself(
     with pytest.raises(l0.L0Error):
         await result.read()
     [event] = sentry.errors()
-    assert event["exception"]["values"][-1]["type"] == "L0Error"
-    assert event["tags"]["l0.error.code"] == "INITIAL_TOKEN_TIMEOUT"
+    main = event["exception"]["values"][-1]
+    # The last attempt's timeout: l0's own error, with no provider exception beneath it.
+    assert (main["type"], main["value"]) == ("L0Error", str(result.error.__cause__))
+    assert event["tags"]["l0.error.code"] == "ALL_STREAMS_EXHAUSTED"
+    assert (
+        event["contexts"]["l0.error"]["l0.error.attempt_error_types"]
+        == ["INITIAL_TOKEN_TIMEOUT"] * 4
+    )
+
+
+@pytest.mark.parametrize("capture", [False, True])
+async def test_the_event_and_the_session_span_record_the_same_error_fields(
+    otel: OTel, sentry: Any, fault_server: FaultServer, client: openai.AsyncOpenAI, capture: bool
+) -> None:
+    facade.settings.capture_content = capture  # the otel fixture restores it
+    fault_server.enqueue(Reply(status=503), Reply(status=401))
+    context = {"request_id": "req-7", "tenant": "acme"}
+    result = await run(client, context=context, meta={"user": "u1"})
+    with pytest.raises(l0.L0Error):
+        await result.read()
+    [event] = sentry.errors()
+    recorded = event["contexts"]["l0.error"]
+    span = {k: v for k, v in otel.one("l0.session").attributes.items() if k.startswith("l0.error.")}
+    assert recorded == {k: list(v) if isinstance(v, tuple) else v for k, v in span.items()}
+    error = result.error
+    assert recorded["l0.error.code"] == "ALL_STREAMS_EXHAUSTED"
+    assert recorded["l0.error.category"] == "fatal"  # the last attempt's: 401
+    assert recorded["l0.error.timestamp"] == error.timestamp
+    assert recorded["l0.error.attempt_error_types"] == [
+        "InternalServerError",
+        "AuthenticationError",
+    ]
+    assert recorded["l0.error.reason"] == "http_401"
+    # The caller's context is theirs, like a prompt: only with content capture on.
+    assert ("req-7" in str(recorded)) is capture
+    assert ("req-7" in str(span)) is capture
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ from . import metric_names as m
 from .facade import Session
 from .mapping import Action, Attributes, Rule, Target, error_type, request_attributes
 
-__all__ = ["AttemptInfo", "SessionSpans", "describe_failed_request", "session_span_context"]
+__all__ = [
+    "AttemptInfo",
+    "SessionSpans",
+    "describe_failed_request",
+    "error_attributes",
+    "session_span_context",
+]
 
 logger = logging.getLogger("l0.telemetry")
 
@@ -48,6 +54,38 @@ def session_span_context(state: Any) -> SpanContext | None:
 
 def _ns(ts: float) -> int:
     return int(ts * 1e9)
+
+
+def error_attributes(error: object, capture: bool) -> Attributes:
+    """The session's final `L0Error` as `l0.error.*` attributes, for the session span and
+    the Sentry event alike: its content-free fields; the caller's `context` only when
+    content is captured (its values are the caller's, like prompts)."""
+    if not isinstance(error, L0Error):
+        return {}
+    attributes: Attributes = {
+        "l0.error.code": error.code.value,
+        "l0.error.category": error.category.value,
+        "l0.error.timestamp": error.timestamp,
+        "l0.error.token_count": error.token_count,
+        "l0.error.content_length": error.content_length,
+        "l0.error.checkpoint_length": error.checkpoint_length,
+        "l0.error.attempts": error.attempts,
+        "l0.error.model_retry_count": error.model_retry_count,
+        "l0.error.network_retry_count": error.network_retry_count,
+        "l0.error.fallback_index": error.fallback_index,
+    }
+    if error.status_code is not None:
+        attributes["l0.error.status_code"] = error.status_code
+    reason = error.metadata.get("reason")
+    if isinstance(reason, str):
+        attributes["l0.error.reason"] = reason
+    if error.errors:
+        attributes["l0.error.attempt_error_types"] = [
+            error_type(e) or type(e).__qualname__ for e in error.errors
+        ]
+    if capture and error.context:
+        attributes["l0.error.context"] = orjson.dumps(error.to_dict()["context"]).decode()
+    return attributes
 
 
 @dataclass(slots=True)
@@ -274,12 +312,15 @@ class SessionSpans:
             return None
         self._close_children(event.ts)
         outcome = event.data.get("outcome")
+        attributes = rule.attributes(event, self.capture)
         if outcome == "error":
-            opened.span.set_status(Status(StatusCode.ERROR, error_type(event.data.get("error"))))
+            error = event.data.get("error")
+            opened.span.set_status(Status(StatusCode.ERROR, error_type(error)))
+            attributes = {**attributes, **error_attributes(error, self.capture)}
         elif outcome == "success":
             # DESIGN §4: a session that recovered says so explicitly, whatever its attempts did.
             opened.span.set_status(_OK)
-        opened.end(event.ts, rule.attributes(event, self.capture))
+        opened.end(event.ts, attributes)
         self.session = None
         return opened
 

@@ -4,8 +4,10 @@ Breadcrumbs follow the mapping table (`Rule.breadcrumb`): category `l0.<phase>`,
 severity, and the same content-free data as the span attributes. An exception is captured
 only at SESSION_END with outcome "error" — errors that a retry or fallback recovered from
 are breadcrumbs, never events — and it is the provider's original exception (the final
-`L0Error`'s `__cause__`) when there is one, tagged with the session id, outcome,
-retry/fallback counts and the OpenTelemetry trace id of the `l0.session` span.
+`L0Error`'s `__cause__`, through l0's own errors) when there is one, tagged with the session
+id, outcome, retry/fallback counts and the OpenTelemetry trace id of the `l0.session` span;
+the `l0.error` context holds the final error's fields, as the session span's `l0.error.*`
+attributes do.
 
 Sentry's own integrations (e.g. `OpenAIIntegration`, on by default when openai is
 installed) capture every exception raised by a provider call, including the ones l0 is
@@ -33,7 +35,7 @@ from ..events import ObservabilityEventType as T
 from .facade import Session
 from .mapping import MAPPING, error_type
 from .otel import capture_content_enabled
-from .otel_traces import session_span_context
+from .otel_traces import error_attributes, session_span_context
 
 __all__ = ["SentrySink", "active_sentry", "sentry_sink_factory", "set_enabled"]
 
@@ -115,11 +117,12 @@ class SentrySink:
         if not isinstance(error, BaseException):
             return
         original = error
-        if isinstance(error, L0Error) and error.__cause__ is not None:
-            original = error.__cause__
+        while isinstance(original, L0Error) and original.__cause__ is not None:
+            original = original.__cause__  # ALL_STREAMS_EXHAUSTED ▸ the last attempt's ▸ ...
         sdk = self._sdk
         with sdk.new_scope() as scope:
             scope.set_tags(self._tags(error))
+            scope.set_context("l0.error", error_attributes(error, self._capture))
             self._link_trace(scope)
             if not self._capture:
                 scope.add_event_processor(_without_local_variables)
