@@ -8,6 +8,8 @@ per client that is installed: httpx2 is absent beside openai 2.
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -226,3 +228,37 @@ def test_each_client_is_known_without_the_other(http: ModuleType) -> None:
         f"print({other!r} in sys.modules)"
     )
     assert out.split() == ["network", "ReadTimeout", "ReadTimeout", "False"]
+
+
+def connect_error(http: ModuleType, low: OSError) -> BaseException:
+    """`ConnectError` from the socket's exception, wrapped by openai, as the clients do."""
+    try:
+        try:
+            raise low
+        except OSError as exc:
+            raise http.ConnectError(str(exc), request=http.Request("POST", URL)) from exc
+    except http.ConnectError as error:
+        return wrapped(openai.APIConnectionError, error)
+    raise AssertionError("unreachable")
+
+
+def test_a_dns_failure_is_network_and_retried(http: ModuleType) -> None:
+    error = connect_error(http, socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    decision = classify_error(error)
+    assert (decision.category, decision.retry, decision.reason) == (
+        ErrorCategory.NETWORK,
+        True,
+        "ConnectError",
+    )
+
+
+def test_a_certificate_failure_is_network_but_only_falls_back(http: ModuleType) -> None:
+    failure = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] expired")
+    decision = classify_error(connect_error(http, failure))
+    assert (decision.category, decision.retry, decision.fallback) == (
+        ErrorCategory.NETWORK,
+        False,
+        True,
+    )
+    other = classify_error(connect_error(http, ssl.SSLError(1, "[SSL] bad record mac")))
+    assert (other.category, other.retry) == (ErrorCategory.NETWORK, True)
