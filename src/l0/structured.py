@@ -33,7 +33,7 @@ async def structured(
     """Run `stream` and return its output parsed as `schema`.
 
     Takes `l0.run()`'s options. Output that fails to parse or validate is retried; the
-    final failure raises the `L0Error` (its `__cause__` is the last validation error).
+    final failure raises `ALL_STREAMS_EXHAUSTED` (its `__cause__` is the last violation).
     """
     if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
         raise TypeError(f"schema must be a pydantic BaseModel subclass, got {schema!r}")
