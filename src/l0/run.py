@@ -36,6 +36,7 @@ async def run(
     check_intervals: CheckIntervals | Mapping[str, int] | None = None,
     context: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
+    callback_grace: float = 5.0,
     on_start: AnyCallback | None = None,
     on_complete: AnyCallback | None = None,
     on_error: AnyCallback | None = None,
@@ -58,7 +59,11 @@ async def run(
     A factory that takes one argument receives the continuation prompt (or None) when
     `continue_from_last_good_token` resumes from a checkpoint.
 
-    Arguments are checked here; the stream starts when the result is first iterated.
+    Callbacks never hold the caller: when the session ends, async callbacks still running
+    get `callback_grace` seconds, then are cancelled (docs/events.md).
+
+    Arguments are checked here (a `TypeError` or `ValueError` naming the argument, see
+    docs/errors.md); the stream starts when the result is first iterated.
     """
     return start(**locals())
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .. import _validate
 from ..adapters import Adapter, check_adapter_choice
 from ..telemetry.callbacks import Callbacks
 from .retry import Retry
@@ -39,9 +40,7 @@ class CheckIntervals:
 
     def __post_init__(self) -> None:
         for name in ("guardrails", "drift", "checkpoint"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"check_intervals[{name!r}] must be an int >= 1, got {value!r}")
+            _validate.integer(f"check_intervals[{name!r}]", getattr(self, name), minimum=1)
 
     @classmethod
     def coerce(cls, value: CheckIntervals | Mapping[str, int] | None) -> CheckIntervals:
@@ -52,9 +51,14 @@ class CheckIntervals:
         if isinstance(value, Mapping):
             unknown = set(value) - {"guardrails", "drift", "checkpoint"}
             if unknown:
-                raise ValueError(f"check_intervals: unknown keys {sorted(unknown)}")
+                raise ValueError(
+                    f"check_intervals: unknown keys {sorted(map(str, unknown))}; "
+                    "known: 'guardrails', 'drift', 'checkpoint'"
+                )
             return cls(**value)
-        raise TypeError(f"check_intervals must be a dict or CheckIntervals, got {value!r}")
+        raise TypeError(
+            f"check_intervals must be a dict or an l0.CheckIntervals, got {_validate.show(value)}"
+        )
 
 
 _DEFAULT_INTERVALS = CheckIntervals()
@@ -92,6 +96,7 @@ class Options:
     continue_from_last_good_token: bool
     build_continuation_prompt: Callable[[str], str] | None
     deduplicate_continuation: bool
+    callback_grace: float
 
     @classmethod
     def build(
@@ -111,37 +116,36 @@ class Options:
         continue_from_last_good_token: bool,
         build_continuation_prompt: Callable[[str], str] | None,
         deduplicate_continuation: bool,
+        callback_grace: float,
     ) -> Options:
         _check_factory("stream", stream)
-        fallback_list = tuple(fallbacks or ())
-        for i, fallback in enumerate(fallback_list):
-            _check_factory(f"fallbacks[{i}]", fallback)
         if retry is not None and not isinstance(retry, Retry):
-            raise TypeError(f"retry must be an l0.Retry, got {type(retry).__name__}")
+            raise TypeError(f"retry must be an l0.Retry, got {_validate.show(retry)}")
         if timeout is not None and not isinstance(timeout, Timeout):
-            raise TypeError(f"timeout must be an l0.Timeout, got {type(timeout).__name__}")
+            raise TypeError(f"timeout must be an l0.Timeout, got {_validate.show(timeout)}")
         check_adapter_choice(adapter)
-        for name, mapping in (("context", context), ("meta", meta)):
-            if mapping is not None and not isinstance(mapping, Mapping):
-                raise TypeError(f"{name} must be a mapping, got {type(mapping).__name__}")
-        if build_continuation_prompt is not None and not callable(build_continuation_prompt):
-            raise TypeError("build_continuation_prompt must be callable")
+        _validate.callable_or_none("build_continuation_prompt", build_continuation_prompt)
         rules, drift_config = _split_guardrails(guardrails, drift)
         return cls(
             stream=stream,
-            fallbacks=fallback_list,
+            fallbacks=_factories(fallbacks) if fallbacks else (),
             retry=retry or _DEFAULT_RETRY,
             timeout=timeout or _DEFAULT_TIMEOUT,
             adapter=adapter,
             callbacks=callbacks,
-            context=freeze(context) if context else _EMPTY,
-            meta=freeze(meta) if meta else _EMPTY,
+            context=_frozen("context", context),
+            meta=_frozen("meta", meta),
             intervals=CheckIntervals.coerce(check_intervals),
             guardrails=rules,
             drift=drift_config,
-            continue_from_last_good_token=bool(continue_from_last_good_token),
+            continue_from_last_good_token=_validate.boolean(
+                "continue_from_last_good_token", continue_from_last_good_token
+            ),
             build_continuation_prompt=build_continuation_prompt,
-            deduplicate_continuation=bool(deduplicate_continuation),
+            deduplicate_continuation=_validate.boolean(
+                "deduplicate_continuation", deduplicate_continuation
+            ),
+            callback_grace=_validate.seconds("callback_grace", callback_grace),
         )
 
 
@@ -152,10 +156,53 @@ _DEFAULT_TIMEOUT = Timeout()
 
 def _check_factory(name: str, factory: Any) -> None:
     if not callable(factory):
+        hint = " (for a stream you already have, use l0.wrap(stream))"
         raise TypeError(
             f"{name} must be a callable that returns a stream (e.g. a lambda), "
-            f"got {type(factory).__name__}"
+            f"got {_validate.show(factory)}{hint if isinstance(factory, AsyncIterable) else ''}"
         )
+
+
+def _factories(fallbacks: object) -> tuple[StreamFactory, ...]:
+    accepts = "fallbacks must be a list of stream factories"
+    if callable(fallbacks):
+        raise TypeError(f"{accepts}, got a single callable: pass fallbacks=[factory]")
+    if isinstance(fallbacks, str | bytes | Mapping) or not isinstance(fallbacks, Iterable):
+        raise TypeError(f"{accepts}, got {_validate.show(fallbacks)}")
+    found = tuple(fallbacks)
+    for i, fallback in enumerate(found):
+        _check_factory(f"fallbacks[{i}]", fallback)
+    return found
+
+
+def _frozen(name: str, mapping: object) -> MappingProxyType[str, Any]:
+    """`context`/`meta` as a read-only deep copy, or why they cannot be one."""
+    if mapping is None:
+        return _EMPTY
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"{name} must be a mapping with str keys, got {_validate.show(mapping)}")
+    if not mapping:
+        return _EMPTY
+    for key in mapping:
+        if not isinstance(key, str):
+            raise TypeError(f"{name} must be a mapping with str keys, got key {key!r}")
+    try:
+        frozen: MappingProxyType[str, Any] = freeze(mapping)
+    except Exception as exc:
+        where = next((f"{name}[{k!r}]" for k, v in mapping.items() if not _copies(v)), name)
+        raise TypeError(
+            f"{where} cannot be copied ({type(exc).__name__}: {exc}); l0 keeps a read-only "
+            f"deep copy of {name}, so it takes plain data: str, numbers, lists, dicts..."
+        ) from exc
+    return frozen
+
+
+def _copies(value: object) -> bool:
+    try:
+        freeze(value)
+    except Exception:
+        return False
+    return True
 
 
 def accepts_continuation(factory: StreamFactory) -> bool:
@@ -177,7 +224,10 @@ def _split_guardrails(
     if guardrails is not None and (
         isinstance(guardrails, str | bytes) or not isinstance(guardrails, Sequence)
     ):
-        raise TypeError("guardrails must be a list of GuardrailRule")
+        hint = " (call it: e.g. Guardrails.recommended())" if callable(guardrails) else ""
+        raise TypeError(
+            f"guardrails must be a list of GuardrailRule, got {_validate.show(guardrails)}{hint}"
+        )
     rules: list[GuardrailRule] = []
     drift_config: DriftConfig | None = None
     for i, rule in enumerate(guardrails or ()):
@@ -190,10 +240,17 @@ def _split_guardrails(
         ):
             raise TypeError(f"guardrails[{i}] is not a GuardrailRule")
         rules.append(rule)
-    if drift is True:
-        from ..drift import DriftConfig
+    if drift is None or drift is False:
+        return tuple(rules), drift_config
+    from ..drift import DriftConfig
 
+    if drift is True:
         drift_config = drift_config or DriftConfig.default()
-    elif drift not in (None, False):
-        drift_config = drift  # type: ignore[assignment]
+    elif isinstance(drift, DriftConfig):
+        drift_config = drift
+    else:
+        raise TypeError(
+            "drift must be True, False, None or an l0.DriftConfig "
+            f"(e.g. DriftConfig(hedging=False)), got {_validate.show(drift)}"
+        )
     return tuple(rules), drift_config

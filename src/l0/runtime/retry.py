@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from enum import Enum
 
+from .. import _validate
 from ..errors import RetryDecision
 
 __all__ = ["BackoffStrategy", "Retry", "RetryBudget"]
@@ -55,27 +56,22 @@ class Retry:
     ) -> None:
         if attempts is not None and max_attempts is not None and attempts != max_attempts:
             raise ValueError("Retry: give `attempts` or `max_attempts`, not both")
+        if attempts is not None:
+            _validate.integer("Retry: attempts", attempts, minimum=1)
+        if max_attempts is not None:
+            _validate.integer("Retry: max_attempts", max_attempts, minimum=1)
         tries = attempts if attempts is not None else max_attempts
-        tries = 3 if tries is None else tries
-        _check_int("attempts", tries, minimum=1)
-        _check_int("max_retries", max_retries, minimum=0)
-        _check_seconds("base_delay", base_delay)
-        _check_seconds("max_delay", max_delay)
-        _check_seconds("max_retry_after", max_retry_after)
-        if max_delay < base_delay:
+        base = _validate.seconds("Retry: base_delay", base_delay)
+        cap = _validate.seconds("Retry: max_delay", max_delay)
+        if cap < base:
             raise ValueError(f"Retry: max_delay ({max_delay}) is below base_delay ({base_delay})")
-        try:
-            strategy = BackoffStrategy(strategy)
-        except ValueError:
-            names = ", ".join(s.value for s in BackoffStrategy)
-            raise ValueError(f"Retry: strategy must be one of {names}, got {strategy!r}") from None
         set_ = object.__setattr__
-        set_(self, "attempts", tries)
-        set_(self, "max_retries", max_retries)
-        set_(self, "base_delay", float(base_delay))
-        set_(self, "max_delay", float(max_delay))
-        set_(self, "strategy", strategy)
-        set_(self, "max_retry_after", float(max_retry_after))
+        set_(self, "attempts", 3 if tries is None else tries)
+        set_(self, "max_retries", _validate.integer("Retry: max_retries", max_retries, minimum=0))
+        set_(self, "base_delay", base)
+        set_(self, "max_delay", cap)
+        set_(self, "strategy", _strategy(strategy))
+        set_(self, "max_retry_after", _validate.seconds("Retry: max_retry_after", max_retry_after))
 
     @classmethod
     def none(cls) -> Retry:
@@ -154,15 +150,14 @@ class RetryBudget:
         return self.policy.delay(index, decision.retry_after)
 
 
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"Retry: {name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"Retry: {name} must be >= {minimum}, got {value}")
-
-
-def _check_seconds(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"Retry: {name} must be a number of seconds, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"Retry: {name} must be >= 0 seconds, got {value}")
+def _strategy(value: object) -> BackoffStrategy:
+    names = ", ".join(repr(s.value) for s in BackoffStrategy)
+    if not isinstance(value, str):  # a BackoffStrategy is a str too
+        raise TypeError(
+            f"Retry: strategy must be a BackoffStrategy or one of {names}, "
+            f"got {_validate.show(value)}"
+        )
+    try:
+        return BackoffStrategy(value)
+    except ValueError:
+        raise ValueError(f"Retry: strategy must be one of {names}, got {value!r}") from None

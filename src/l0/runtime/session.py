@@ -704,7 +704,9 @@ class Session:
             )
         if tel.enabled:
             self._announce_end(finalization_started)
-        await self.pending.drain()
+        # Never wait for callbacks here: a slow one would hold abort(), cancel() and
+        # wait_for() (docs/events.md, "Slow callbacks").
+        self.pending.release(self.options.callback_grace)
 
     def _announce_end(self, finalization_started: float) -> None:
         state, tel = self.state, self.tel

@@ -26,6 +26,8 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import _validate
+
 if TYPE_CHECKING:
     from ..types import State
 
@@ -48,12 +50,8 @@ class Timeout:
     def __post_init__(self) -> None:
         for name in ("initial_token", "inter_token"):
             value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"Timeout: {name} must be seconds or None, got {value!r}")
-            if value <= 0:
-                raise ValueError(f"Timeout: {name} must be > 0 seconds, got {value}")
+            if value is not None:  # None disables it; infinity is not a way to say so
+                _validate.seconds(f"Timeout: {name}", value, positive=True, or_none=True)
 
 
 @dataclass(frozen=True, slots=True)

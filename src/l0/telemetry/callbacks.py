@@ -1,8 +1,10 @@
 """The `on_*` callbacks and the `on_event` handler, as a telemetry sink.
 
 Callbacks are isolated: one that raises is logged at debug level and the stream goes on.
-An async callback is scheduled as a task and tracked, so it is never dropped: the session
-awaits outstanding callback tasks before it ends.
+An async callback is scheduled as a task and tracked. Callbacks never hold the caller:
+when the session ends (completes, fails, is aborted, cancelled or timed out) it returns at
+once, and callback tasks still running get `callback_grace` seconds before they are
+cancelled (and logged on the `l0.callbacks` logger).
 """
 
 from __future__ import annotations
@@ -58,19 +60,67 @@ NO_CALLBACKS = Callbacks()
 
 
 class PendingCallbacks:
-    """Tasks of async callbacks still running."""
+    """Tasks of async callbacks still running.
+
+    They never hold the session: when it ends (`release`), the ones still running get a
+    grace period, then are cancelled and logged. The deadline is a timer handle, not a
+    task, so a session whose callbacks are done leaves nothing behind.
+    """
+
+    __slots__ = ("_deadline", "_grace", "tasks")
 
     def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.tasks: dict[asyncio.Task[None], tuple[str, Any]] = {}
+        self._grace: float | None = None
+        self._deadline: asyncio.TimerHandle | None = None
 
     def track(self, awaitable: Any, name: str) -> None:
-        task = asyncio.ensure_future(_isolated(awaitable, name))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # e.g. `result.abort()` from a thread with no loop
+            _close(awaitable)
+            logger.debug("async callback %s dropped: no running event loop", name)
+            return
+        task = loop.create_task(_isolated(awaitable, name), name=f"l0 callback {name}")
+        self.tasks[task] = (name, awaitable)
+        task.add_done_callback(self._done)
+        if self._grace is not None and self._deadline is None:
+            self._deadline = loop.call_later(self._grace, self._expire)
 
-    async def drain(self) -> None:
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks))
+    def release(self, grace: float) -> None:
+        """The session ended: callbacks still running have `grace` seconds to finish."""
+        self._grace = grace
+        if self.tasks and self._deadline is None:
+            self._deadline = asyncio.get_running_loop().call_later(grace, self._expire)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        _, awaitable = self.tasks.pop(task, ("", None))
+        if task.cancelled():
+            _close(awaitable)  # cancelled before it started: no "never awaited" warning
+        if not self.tasks and self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        late = [(task, name) for task, (name, _) in self.tasks.items() if not task.done()]
+        if not late:
+            return
+        logger.warning(
+            "cancelling %d async callback(s) still running %gs after the session ended "
+            "(callback_grace): %s",
+            len(late),
+            self._grace,
+            ", ".join(sorted({name for _, name in late})),
+        )
+        for task, _ in late:
+            task.cancel()
+
+
+def _close(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if inspect.iscoroutine(awaitable) and close is not None:
+        close()
 
 
 async def _isolated(awaitable: Any, name: str) -> None:
