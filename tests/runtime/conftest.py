@@ -162,6 +162,15 @@ def assert_no_leaked_tasks() -> None:
     assert not leaked, f"l0 left tasks running: {leaked}"
 
 
+async def callbacks_done(timeout: float = 5.0) -> None:
+    """Wait for the async callbacks a finished session left running (they never hold the
+    session's caller) to end; fails, not hangs, if one is still running after `timeout`."""
+    running = our_tasks()
+    if running:
+        _, pending = await asyncio.wait(running, timeout=timeout)
+        assert not pending, f"async callbacks still running after {timeout} s: {pending}"
+
+
 async def _warm_up() -> None:
     async with FaultServer() as server, make_client(server) as warm:
         stream = await warm.chat.completions.create(model="m", messages=MESSAGES, stream=True)

@@ -74,8 +74,8 @@ def test_zero_delays_are_allowed() -> None:
     [
         ({"guardrails": 0}, ValueError, "guardrails"),
         ({"drift": -1}, ValueError, "drift"),
-        ({"checkpoint": 1.5}, ValueError, "checkpoint"),
-        ({"checkpoint": True}, ValueError, "checkpoint"),
+        ({"checkpoint": 1.5}, TypeError, "checkpoint"),
+        ({"checkpoint": True}, TypeError, "checkpoint"),
         ({"every": 3}, ValueError, "every"),
         (5, TypeError, "check_intervals"),
         ("guardrails=5", TypeError, "check_intervals"),

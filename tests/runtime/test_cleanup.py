@@ -21,6 +21,7 @@ from l0.testing import FaultServer, Reply
 from .conftest import (
     Recorder,
     assert_no_leaked_tasks,
+    callbacks_done,
     drain,
     fast_retry,
     opener,
@@ -221,7 +222,7 @@ async def test_dropped_result_is_closed(fault_server: FaultServer, client: Any) 
     assert_no_leaked_tasks()
 
 
-async def test_async_callbacks_finish_before_iteration_ends(
+async def test_async_callbacks_finish_after_iteration_ends(
     fault_server: FaultServer, client: Any
 ) -> None:
     fault_server.enqueue(Reply(text=TEXT))
@@ -233,6 +234,7 @@ async def test_async_callbacks_finish_before_iteration_ends(
 
     result = await l0.run(opener(client), on_complete=slow_on_complete)
     await drain(result)
+    await callbacks_done()  # they never hold the session, but run to their end
     assert finished == [TEXT]
     assert_no_leaked_tasks()
 
