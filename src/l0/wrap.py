@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from typing import Any
 
+from . import _validate
 from .run import start
 from .runtime.retry import Retry
 
@@ -18,12 +19,19 @@ def wrap(target: Any, **options: Any) -> Any:
       `Result`; on failure l0 re-issues the same request. The wrapped client's own
       `max_retries` is set to 0 for these calls, so attempts are never multiplied: l0's
       `Retry` is the only retry policy. Non-streaming calls go to the client unchanged.
+      `fallback_models=["gpt-4o-mini", ...]` re-issues the request with each model in turn;
+      `fallbacks=[factory, ...]` are tried after them.
     - A stream (any async iterable): a `Result` over it. A consumed stream cannot be
       re-issued, so there are no retries or fallbacks.
+
+    The options are `l0.run()`'s, checked here (docs/errors.md, "Bad input").
     """
+    if "stream" in options:
+        raise TypeError("wrap() takes the client or stream as its first argument, not stream=")
     if _is_client(target):
         checked = {k: v for k, v in options.items() if k != "fallback_models"}
         start(stream=lambda: None, **checked)  # check the options now, not at first call
+        _check_models(options.get("fallback_models"))
         return _WrappedClient(target, options)
     if isinstance(target, AsyncIterable):
         if "fallbacks" in options:
@@ -38,6 +46,16 @@ def wrap(target: Any, **options: Any) -> Any:
 def _is_client(target: Any) -> bool:
     completions = getattr(getattr(target, "chat", None), "completions", None)
     return callable(getattr(completions, "create", None)) and not isinstance(target, AsyncIterable)
+
+
+def _check_models(models: object) -> None:
+    accepts = "fallback_models must be a list of model names"
+    if models is None:
+        return
+    if isinstance(models, str) or not isinstance(models, list | tuple):
+        raise TypeError(f"{accepts}, got {_validate.show(models)}")
+    for i, model in enumerate(models):
+        _validate.text(f"fallback_models[{i}]", model)
 
 
 def _once(stream: Any) -> Any:
@@ -88,6 +106,7 @@ class _Completions:
             options.setdefault("build_continuation_prompt", continuation_prompt)
         fallback_models = options.pop("fallback_models", None) or ()
         fallbacks = [_request(create, {**request, "model": m}) for m in fallback_models]
+        fallbacks += options.pop("fallbacks", None) or ()
         return start(stream=_request(create, request), fallbacks=fallbacks, **options)
 
     def __getattr__(self, name: str) -> Any:

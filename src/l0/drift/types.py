@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from .. import _validate
 from .._readonly import ReadOnlyDict, ReadOnlyList
 
 __all__ = ["DRIFT_TYPES", "QUIET", "DriftConfig", "DriftResult"]
@@ -46,18 +47,21 @@ class DriftConfig:
     retry: bool = True
 
     def __post_init__(self) -> None:
-        if self.blocks < 4:
-            raise ValueError("DriftConfig.blocks must be at least 4")
+        # Each field by its annotation: switches are bools, counts ints, thresholds finite
+        # numbers > 0.
+        for f in fields(self):
+            name, value = f"DriftConfig: {f.name}", getattr(self, f.name)
+            if f.type == "bool":
+                _validate.boolean(name, value)
+            elif f.type == "int":
+                _validate.integer(name, value, minimum=_MINIMUM.get(f.name, 1))
+            else:
+                _validate.number(name, value, positive=True)
         if self.window < self.blocks * 16:
-            raise ValueError(f"DriftConfig.window must be at least {self.blocks * 16} chars")
-        if min(self.repetition_threshold, self.tone_shift_threshold) <= 0:
-            raise ValueError("DriftConfig thresholds must be positive")
-        if min(self.hedging_threshold, self.entropy_threshold) <= 0:
-            raise ValueError("DriftConfig thresholds must be positive")
-        if self.sentence_repeat_threshold < 2 or self.markdown_min_markers < 1:
-            raise ValueError("sentence_repeat_threshold >= 2 and markdown_min_markers >= 1")
-        if self.format_drift_threshold < 1:
-            raise ValueError("DriftConfig.format_drift_threshold must be positive")
+            raise ValueError(
+                f"DriftConfig: window must be at least blocks * 16 = {self.blocks * 16} "
+                f"characters, got {self.window}"
+            )
 
     @classmethod
     def default(cls) -> DriftConfig:
@@ -76,6 +80,9 @@ class DriftConfig:
             "markdown_collapse": float(self.markdown_min_markers),
             "format_drift": float(self.format_drift_threshold),
         }[drift_type]
+
+
+_MINIMUM = {"blocks": 4, "sentence_repeat_threshold": 2}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import _validate
 from .types import GuardrailContext, GuardrailRule, GuardrailViolation
 
 if TYPE_CHECKING:
@@ -39,6 +40,12 @@ class DriftRule(GuardrailRule):
 
 def drift_rule(config: DriftConfig | None = None) -> DriftRule:
     """Ask for drift detection (with `config`, default `DriftConfig()`) in a rule list."""
+    from ..drift import DriftConfig
+
+    if config is not None and not isinstance(config, DriftConfig):
+        raise TypeError(
+            f"drift_rule: config must be an l0.DriftConfig or None, got {_validate.show(config)}"
+        )
     return DriftRule(
         name="drift",
         check=_no_check,

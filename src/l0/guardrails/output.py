@@ -18,6 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
+from .. import _validate
 from .checker import StreamChecker, incremental_rule
 from .screen import NEVER, Wake
 from .streamtext import UNIT_ENDS, UnitSplitter, unit_key
@@ -117,8 +118,9 @@ def stall_rule(
     Its stateless `check` cannot see time between calls and never fires; the engine uses
     the incremental form.
     """
-    if max_gap <= 0:
-        raise ValueError("max_gap must be positive")
+    _validate.seconds("stall_rule: max_gap", max_gap, positive=True)
+    if not callable(clock):
+        raise TypeError(f"stall_rule: clock must be a callable, got {_validate.show(clock)}")
 
     def factory() -> Checker:
         return StallChecker(name, severity, recoverable, max_gap, clock)
@@ -201,8 +203,9 @@ def repetition_rule(
     name: str = "repetition",
 ) -> GuardrailRule:
     """Flag a model looping: one sentence `threshold` times among the last `window` ones."""
-    if window < 1 or threshold < 2 or min_words < 1:
-        raise ValueError("need window >= 1, threshold >= 2 and min_words >= 1")
+    _validate.integer("repetition_rule: window", window, minimum=1)
+    _validate.integer("repetition_rule: threshold", threshold, minimum=2)
+    _validate.integer("repetition_rule: min_words", min_words, minimum=1)
 
     def factory() -> Checker:
         return RepetitionChecker(name, severity, recoverable, window, threshold, min_words)

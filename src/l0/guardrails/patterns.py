@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .. import _validate
 from .checker import StreamChecker, incremental_rule
 from .screen import Wake
 from .streamtext import TailMatcher
@@ -124,17 +125,39 @@ class PatternChecker(StreamChecker):
 
 
 def _compile(
-    patterns: Sequence[str | re.Pattern[str] | BadPattern], flags: int, message: str | None
+    patterns: Sequence[str | re.Pattern[str] | BadPattern],
+    flags: int,
+    message: str | None,
+    owner: str = "pattern_rule",
 ) -> list[tuple[re.Pattern[str], str]]:
+    accepts = f"{owner}: patterns must be a non-empty list of regexes (str or re.Pattern)"
+    if isinstance(patterns, str | bytes | re.Pattern) or not isinstance(patterns, Iterable):
+        raise TypeError(f"{accepts}, got {_validate.show(patterns)}")
     compiled: list[tuple[re.Pattern[str], str]] = []
-    for pattern in patterns:
+    for i, pattern in enumerate(patterns):
         if isinstance(pattern, BadPattern):
             compiled.append((pattern.compile(), pattern.message))
             continue
-        regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
+        regex = pattern if isinstance(pattern, re.Pattern) else _regex(owner, i, pattern, flags)
         label = f"{message}: {regex.pattern}" if message else f"Matched pattern: {regex.pattern}"
         compiled.append((regex, label))
+    if not compiled:
+        raise ValueError(f"{accepts}, got an empty one")
     return compiled
+
+
+def _regex(owner: str, i: int, pattern: object, flags: int) -> re.Pattern[str]:
+    name = f"{owner}: patterns[{i}]"
+    if not isinstance(pattern, str):
+        raise TypeError(
+            f"{name} must be a regex (str or re.Pattern), got {_validate.show(pattern)}"
+        )
+    if not pattern:
+        raise ValueError(f"{name} must be a non-empty regex (an empty one matches everywhere)")
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f"{name} is not a valid regex ({exc}): {pattern!r}") from exc
 
 
 @functools.cache
@@ -172,10 +195,10 @@ def pattern_rule(
     case-insensitively. `window` bounds the length of a match (default 64 characters
     for the defaults, 256 for your own patterns).
     """
-    chosen = DEFAULT_PATTERNS if patterns is None else patterns
     if window is None:
         window = _DEFAULT_WINDOW if patterns is None else _CUSTOM_WINDOW
-    compiled = _default_patterns() if patterns is None else _compile(chosen, re.IGNORECASE, None)
+    _validate.integer("pattern_rule: window", window, minimum=1)
+    compiled = _default_patterns() if patterns is None else _compile(patterns, re.IGNORECASE, None)
     description = "Known bad patterns: meta commentary, refusals, leaked special tokens"
     return _pattern_rule(name, compiled, severity, recoverable, window, description)
 
@@ -191,7 +214,9 @@ def custom_pattern_rule(
     flags: int = re.IGNORECASE,
 ) -> GuardrailRule:
     """Flag your own regexes; each violation reads "<message>: <pattern>"."""
-    if not patterns:
-        raise ValueError("custom_pattern_rule needs at least one pattern")
-    compiled = _compile(patterns, flags, message)
+    owner = "custom_pattern_rule"
+    _validate.text(f"{owner}: message", message)
+    _validate.integer(f"{owner}: window", window, minimum=1)
+    _validate.integer(f"{owner}: flags", flags, minimum=0)
+    compiled = _compile(patterns, flags, message, owner)
     return _pattern_rule(name, compiled, severity, recoverable, window, message)

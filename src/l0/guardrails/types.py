@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from .. import _validate
 from .._readonly import ReadOnlyList
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 Severity = Literal["warning", "error", "fatal"]
+_SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,22 @@ class GuardrailRule:
     recoverable: bool = True
     description: str = ""
     incremental: CheckerFactory | None = None
+
+    def __post_init__(self) -> None:
+        # Here rather than in each rule factory: every rule, built-in or custom, is built here.
+        _validate.text("GuardrailRule: name", self.name)
+        if not callable(self.check):
+            raise TypeError(
+                f"GuardrailRule: check must be a callable(ctx), got {_validate.show(self.check)}"
+            )
+        _validate.boolean("GuardrailRule: streaming", self.streaming)
+        _validate.choice("GuardrailRule: severity", self.severity, _SEVERITIES)
+        _validate.boolean("GuardrailRule: recoverable", self.recoverable)
+        if not isinstance(self.description, str):
+            raise TypeError(
+                f"GuardrailRule: description must be a str, got {_validate.show(self.description)}"
+            )
+        _validate.callable_or_none("GuardrailRule: incremental", self.incremental, "a callable")
 
 
 @dataclass(frozen=True, slots=True)
