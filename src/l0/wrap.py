@@ -27,7 +27,9 @@ def wrap(target: Any, **options: Any) -> Any:
     The options are `l0.run()`'s, checked here (docs/errors.md, "Bad input").
     """
     if "stream" in options:
-        raise TypeError("wrap() takes the client or stream as its first argument, not stream=")
+        raise TypeError(
+            "wrap(): stream must not be given; pass the client or stream as the first argument"
+        )
     if _is_client(target):
         checked = {k: v for k, v in options.items() if k != "fallback_models"}
         start(stream=lambda: None, **checked)  # check the options now, not at first call
@@ -35,7 +37,10 @@ def wrap(target: Any, **options: Any) -> Any:
         return _WrappedClient(target, options)
     if isinstance(target, AsyncIterable):
         if "fallbacks" in options:
-            raise TypeError("wrap(stream): a single stream cannot have fallbacks")
+            raise TypeError(
+                "wrap(stream): fallbacks must be left out: a stream you already have cannot be "
+                "re-issued (use l0.run(factory, fallbacks=[...]) or wrap the client)"
+            )
         options.setdefault("retry", Retry.none())
         return start(stream=_once(target), **options)
     raise TypeError(

@@ -157,7 +157,7 @@ def _regex(owner: str, i: int, pattern: object, flags: int) -> re.Pattern[str]:
     try:
         return re.compile(pattern, flags)
     except re.error as exc:
-        raise ValueError(f"{name} is not a valid regex ({exc}): {pattern!r}") from exc
+        raise ValueError(f"{name} must be a valid regex, got {pattern!r} ({exc})") from exc
 
 
 @functools.cache

@@ -191,8 +191,8 @@ def _frozen(name: str, mapping: object) -> MappingProxyType[str, Any]:
     except Exception as exc:
         where = next((f"{name}[{k!r}]" for k, v in mapping.items() if not _copies(v)), name)
         raise TypeError(
-            f"{where} cannot be copied ({type(exc).__name__}: {exc}); l0 keeps a read-only "
-            f"deep copy of {name}, so it takes plain data: str, numbers, lists, dicts..."
+            f"{where} must be plain data l0 can deep-copy (str, numbers, lists, dicts...): "
+            f"l0 keeps a read-only copy of {name}; copying failed: {type(exc).__name__}: {exc}"
         ) from exc
     return frozen
 
@@ -238,7 +238,10 @@ def _split_guardrails(
         if not callable(getattr(rule, "check", None)) or not isinstance(
             getattr(rule, "name", None), str
         ):
-            raise TypeError(f"guardrails[{i}] is not a GuardrailRule")
+            raise TypeError(
+                f"guardrails[{i}] must be a GuardrailRule (e.g. from l0.Guardrails), "
+                f"got {_validate.show(rule)}"
+            )
         rules.append(rule)
     if drift is None or drift is False:
         return tuple(rules), drift_config

@@ -64,7 +64,9 @@ class Retry:
         base = _validate.seconds("Retry: base_delay", base_delay)
         cap = _validate.seconds("Retry: max_delay", max_delay)
         if cap < base:
-            raise ValueError(f"Retry: max_delay ({max_delay}) is below base_delay ({base_delay})")
+            raise ValueError(
+                f"Retry: max_delay must be >= base_delay ({base_delay}), got {max_delay}"
+            )
         set_ = object.__setattr__
         set_(self, "attempts", 3 if tries is None else tries)
         set_(self, "max_retries", _validate.integer("Retry: max_retries", max_retries, minimum=0))
