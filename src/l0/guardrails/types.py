@@ -152,7 +152,19 @@ class GuardrailRule:
     incremental: CheckerFactory | None = None
 
     def __post_init__(self) -> None:
-        # Here rather than in each rule factory: every rule, built-in or custom, is built here.
+        # Here rather than in each rule factory: every rule, built-in or custom, is built
+        # here. Presets build a few rules per call, so a good rule costs one expression.
+        if (
+            type(self.name) is str
+            and self.name.strip()
+            and callable(self.check)
+            and type(self.streaming) is bool
+            and self.severity in _SEVERITIES
+            and type(self.recoverable) is bool
+            and type(self.description) is str
+            and (self.incremental is None or callable(self.incremental))
+        ):
+            return
         _validate.text("GuardrailRule: name", self.name)
         if not callable(self.check):
             raise TypeError(
