@@ -186,3 +186,20 @@ async def test_a_wrapped_client_takes_callback_grace(fault_server: FaultServer) 
         await callbacks_done()
     assert slow.finished == 0
     assert_no_leaked_tasks()
+
+
+async def test_callbacks_started_after_the_session_ended_are_bounded_too(
+    fault_server: FaultServer, client: Any
+) -> None:
+    fault_server.enqueue(Reply(tool_calls=[("lookup", '{"q": "x"}')]))
+    slow = Slow()
+    result = await l0.run(opener(client), callback_grace=0, on_event=slow)
+    calls = [event.data async for event in result if event.is_tool_call]
+    await callbacks_done()  # the session's own callbacks: cancelled at once
+    cancelled = slow.cancelled
+
+    assert await result.run_tool(calls[0], lambda q: q.upper()) == "X"
+    await callbacks_done()  # those of run_tool's events, after the session ended
+
+    assert slow.finished == 0 and slow.cancelled > cancelled
+    assert_no_leaked_tasks()
