@@ -77,6 +77,8 @@ class Session:
 
     # Each failed attempt's exception, in order (a class default: most sessions never fail).
     _errors: tuple[BaseException, ...] = ()
+    # Tokens the last retry boundary dropped, for the RETRY_ATTEMPT or FALLBACK_START after it.
+    _discarded = 0
 
     def __init__(self, options: Options, *, raw: bool = False) -> None:
         self.options = options
@@ -506,6 +508,7 @@ class Session:
         if verdict == "fail":
             return []
         state = self.state
+        self._discarded = 0
         keep, tokens = self.checks.resume_point(verdict)
         if keep:
             self._continuation_prompt = self.checks.continuation_prompt()
@@ -513,6 +516,7 @@ class Session:
             self._continuation_prompt = None
         if state.content_length == keep:
             return []
+        self._discarded = state.token_count - tokens
         state._rewind(keep, tokens)
         if self.raw:
             return []
@@ -544,6 +548,7 @@ class Session:
             is_model_issue=decision.counts_toward_attempts,
             delay_ms=_ms(delay),
             retry_after_ms=_ms(decision.retry_after),
+            tokens_discarded=self._discarded,
         )
         if delay > 0:
             await self._sleep(delay)
@@ -562,7 +567,13 @@ class Session:
     def _enter_fallback(self, to_index: int, reason: str) -> None:
         self._fallback_started_at = time.monotonic()
         self._retry_started_at = None
-        self.tel.emit(T.FALLBACK_START, from_index=to_index - 1, to_index=to_index, reason=reason)
+        self.tel.emit(
+            T.FALLBACK_START,
+            from_index=to_index - 1,
+            to_index=to_index,
+            reason=reason,
+            tokens_discarded=self._discarded,
+        )
         self.tel.emit(T.FALLBACK_MODEL_SELECTED, index=to_index)
 
     def _fail(self, error: BaseException, decision: RetryDecision) -> Event:

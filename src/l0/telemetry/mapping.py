@@ -513,7 +513,7 @@ MAPPING: Final[Mapping[T, Rule]] = {
             delay_ms="l0.retry.delay_ms",
             retry_after_ms="l0.retry.retry_after_ms",
         ),
-        metrics=(m.RETRIES.name,),
+        metrics=(m.RETRIES.name, m.TOKENS_WASTED.name),
         breadcrumb=Crumb("l0.retry", "warning"),
     ),
     T.RETRY_END: Rule(
@@ -540,7 +540,7 @@ MAPPING: Final[Mapping[T, Rule]] = {
             to_index=m.ATTR_FALLBACK_INDEX,
             reason="l0.fallback.reason",
         ),
-        metrics=(m.FALLBACKS.name,),
+        metrics=(m.FALLBACKS.name, m.TOKENS_WASTED.name),
         breadcrumb=Crumb("l0.fallback", "warning"),
     ),
     T.FALLBACK_MODEL_SELECTED: Rule(

@@ -39,6 +39,7 @@ __all__ = [
     "ATTR_SERVER_PORT",
     "ATTR_TIMEOUT_TYPE",
     "ATTR_TOKEN_MODALITY",
+    "ATTR_WASTE_REASON",
     "CACHE_READ_INPUT_TOKENS",
     "CHECKPOINTS",
     "DRIFT_DETECTIONS",
@@ -67,8 +68,10 @@ __all__ = [
     "TIME_PER_OUTPUT_CHUNK",
     "TIME_TO_FIRST_CHUNK",
     "TOKENS",
+    "TOKENS_WASTED",
     "TOKEN_BUCKETS",
     "UNKNOWN_MODALITY",
+    "WASTE_REASONS",
     "InstrumentKind",
     "MetricSpec",
     "by_name",
@@ -146,11 +149,21 @@ ATTR_TIMEOUT_TYPE: Final = "l0.timeout.type"
 ATTR_GUARDRAIL_RULE: Final = "l0.guardrail.rule"
 ATTR_GUARDRAIL_SEVERITY: Final = "l0.guardrail.severity"
 ATTR_DRIFT_TYPE: Final = "l0.drift.type"
+ATTR_WASTE_REASON: Final = "l0.waste.reason"
 
 OUTCOMES: Final[tuple[str, ...]] = ("success", "error", "aborted")
 """Values of `l0.outcome`."""
 TIMEOUT_TYPES: Final[tuple[str, ...]] = ("initial", "inter")
 """Values of `l0.timeout.type`."""
+WASTE_REASONS: Final[tuple[str, ...]] = (
+    "retry",
+    "fallback",
+    "race_loser",
+    "hedge_loser",
+    "discarded",
+)
+"""Values of `l0.waste.reason`: why delivered tokens never reached the result (a retry or a
+fallback started over, a losing race or hedge stream, output discarded otherwise)."""
 UNKNOWN_MODALITY: Final = "unknown"
 """`gen_ai.token.modality` of every usage count: chat completions usage is not broken down
 by modality, and the conventions say `unknown` then."""
@@ -395,6 +408,15 @@ TOKENS: Final = MetricSpec(
     attributes=(ATTR_PROVIDER_NAME, ATTR_REQUEST_MODEL),
     prometheus_name="l0_tokens_total",
 )
+TOKENS_WASTED: Final = MetricSpec(
+    name="l0.tokens.wasted",
+    kind="counter",
+    unit="{token}",
+    description="Tokens (stream chunks) delivered and then dropped from the result, by reason: "
+    "the cost of reliability.",
+    attributes=(ATTR_WASTE_REASON, ATTR_PROVIDER_NAME, ATTR_REQUEST_MODEL),
+    prometheus_name="l0_tokens_wasted_total",
+)
 
 ALL_METRICS: Final[tuple[MetricSpec, ...]] = (
     INFERENCE_DURATION,
@@ -417,6 +439,7 @@ ALL_METRICS: Final[tuple[MetricSpec, ...]] = (
     CHECKPOINTS,
     RESUMES,
     TOKENS,
+    TOKENS_WASTED,
 )
 
 _BY_NAME: Final[dict[str, MetricSpec]] = {m.name: m for m in ALL_METRICS}

@@ -185,7 +185,7 @@ class SessionMetrics:
 
     # -------------------------------------------------------------- reliability
 
-    def _retry(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+    def _retry(self, e: ObservabilityEvent, ctx: Context | None, info: AttemptInfo) -> None:
         data = e.data
         attrs: Attributes = {
             m.ATTR_RETRY_REASON: str(data.get("reason")),
@@ -193,11 +193,26 @@ class SessionMetrics:
             m.ATTR_RETRY_COUNTS_TOWARD_LIMIT: bool(data.get("counts_toward_limit")),
         }
         self._count(m.RETRIES.name, 1, attrs, ctx)
+        self._wasted("retry", e, ctx, info)
 
-    def _fallback(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+    def _fallback(self, e: ObservabilityEvent, ctx: Context | None, info: AttemptInfo) -> None:
         index = e.data.get("to_index")
         attrs: Attributes = {m.ATTR_FALLBACK_INDEX: index} if isinstance(index, int) else {}
         self._count(m.FALLBACKS.name, 1, attrs, ctx)
+        self._wasted("fallback", e, ctx, info)
+
+    def _wasted(
+        self, reason: str, e: ObservabilityEvent, ctx: Context | None, info: AttemptInfo
+    ) -> None:
+        """Tokens the retry boundary dropped, charged to the attempt that delivered them:
+        `info` still describes it, as the next attempt has not opened its stream yet."""
+        tokens = e.data.get("tokens_discarded")
+        if not isinstance(tokens, int) or tokens <= 0:
+            return
+        delivered_by = info.attributes()
+        attrs: Attributes = {m.ATTR_WASTE_REASON: reason}
+        attrs.update((k, delivered_by[k]) for k in m.TOKENS_WASTED.attributes if k in delivered_by)
+        self._count(m.TOKENS_WASTED.name, tokens, attrs, ctx)
 
     def _timeout(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
         attrs: Attributes = {m.ATTR_TIMEOUT_TYPE: str(e.data.get("timeout_type"))}
