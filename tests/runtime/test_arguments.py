@@ -81,14 +81,14 @@ CALLBACKS = [name for name in inspect.signature(l0.run).parameters if name.start
 RUN_BAD: dict[str, Bad] = {
     "stream": _typed("stream", "not callable", None, words()),
     "fallbacks": [
-        *_typed("fallbacks", 7, "abc", words, CountingFactory(), {"a": words}),
+        *_typed("fallbacks", 7, 0, False, "", "abc", words, CountingFactory(), {"a": words}),
         ([CountingFactory(), 42], TypeError, re.escape("fallbacks[1]")),
     ],
-    "retry": _typed("retry", 3, {"attempts": 3}, l0.Timeout()),
-    "timeout": _typed("timeout", 5, {"initial_token": 1.0}, l0.Retry()),
+    "retry": _typed("retry", 3, 0, False, {"attempts": 3}, l0.Timeout()),
+    "timeout": _typed("timeout", 5, 0, {"initial_token": 1.0}, l0.Retry()),
     "adapter": _typed("adapter", 42, object()) + _valued("adapter", "no-such-adapter", ""),
     "guardrails": [
-        *_typed("guardrails", "strict", l0.Guardrails.recommended, json_rule()),
+        *_typed("guardrails", "strict", "", 0, l0.Guardrails.recommended, json_rule()),
         ([object()], TypeError, re.escape("guardrails[0]")),
     ],
     "drift": _typed("drift", "yes", 5, 1, 0, {"hedging": False}, 1.0),
@@ -105,7 +105,7 @@ RUN_BAD: dict[str, Bad] = {
         ({"every": 3}, ValueError, "every"),
     ],
     "context": [
-        *_typed("context", ["not", "a", "mapping"], "x", {1: "x"}),
+        *_typed("context", ["not", "a", "mapping"], "x", "", 0, {1: "x"}),
         ({"lock": _lock()}, TypeError, re.escape("context['lock']")),
     ],
     "meta": [

@@ -128,7 +128,7 @@ class Options:
         rules, drift_config = _split_guardrails(guardrails, drift)
         return cls(
             stream=stream,
-            fallbacks=_factories(fallbacks) if fallbacks else (),
+            fallbacks=() if fallbacks is None else _factories(fallbacks),
             retry=retry or _DEFAULT_RETRY,
             timeout=timeout or _DEFAULT_TIMEOUT,
             adapter=adapter,
