@@ -25,9 +25,9 @@ from l0.guardrails import (
     strict_json_rule,
     zero_output_rule,
 )
-from l0.testing import FaultServer
+from l0.testing import FaultServer, Reply
 
-from .conftest import make_client
+from .conftest import make_client, opener
 
 
 async def words() -> AsyncIterator[str]:
@@ -299,6 +299,19 @@ def test_wrap_options_are_run_options() -> None:
     """l0.wrap takes l0.run's options (and fallback_models for a client): walking
     RUN_BAD through wrap covers every one of them."""
     assert set(WRAP_BAD) == (_parameters(l0.run) - {"stream"}) | {"fallback_models"}
+
+
+async def test_a_wrapped_client_tries_fallbacks_after_its_fallback_models(
+    fault_server: FaultServer,
+) -> None:
+    fault_server.enqueue(Reply(status=401), model="m")
+    fault_server.enqueue(Reply(status=401), model="m2")
+    fault_server.enqueue(Reply(text="from m3"), model="m3")
+    async with make_client(fault_server) as raw:
+        client = l0.wrap(raw, fallback_models=["m2"], fallbacks=[opener(raw, "m3")])
+        response = await client.chat.completions.create(model="m", messages=[], stream=True)
+        assert await response.read() == "from m3"
+    assert [r.model for r in fault_server.requests] == ["m", "m2", "m3"]
 
 
 @pytest.mark.parametrize(("name", "value", "error", "match"), _cases(RETRY_BAD))
