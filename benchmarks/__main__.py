@@ -14,7 +14,7 @@ import asyncio
 import os
 import sys
 
-from . import loopback, otel, synthetic
+from . import loopback, multi, otel, synthetic
 from ._timing import Row
 
 
@@ -24,6 +24,7 @@ async def run(quick: bool) -> tuple[list[Row], list[tuple[int, float]]]:
     full, core = synthetic.full, synthetic.core
     rows = await synthetic.rows("synthetic: core / bare", core, synthetic.CORE_BUDGET, quick=quick)
     rows += await loopback.rows("loopback: core / bare openai SDK", None, quick=quick)
+    rows += await multi.rows(quick=quick)
     handle = otel.install()
     rows += await synthetic.rows("synthetic: core + OTel / bare", core, None, quick=quick)
     rows += await loopback.rows("loopback: core + OTel / bare SDK", None, quick=quick)

@@ -26,6 +26,7 @@ from .guardrails import (
     strict_json_rule,
     zero_output_rule,
 )
+from .multi import Hedge, RaceResult, Task, race
 from .run import run
 from .runtime.options import CheckIntervals
 from .runtime.result import Result
@@ -52,13 +53,16 @@ __all__ = [
     "GuardrailRule",
     "GuardrailViolation",
     "Guardrails",
+    "Hedge",
     "Instrumentation",
     "L0Error",
     "ObservabilityEvent",
     "ObservabilityEventType",
+    "RaceResult",
     "Result",
     "Retry",
     "State",
+    "Task",
     "Timeout",
     "__version__",
     "categorize_error",
@@ -69,6 +73,7 @@ __all__ = [
     "latex_rule",
     "markdown_rule",
     "pattern_rule",
+    "race",
     "repetition_rule",
     "run",
     "stall_rule",

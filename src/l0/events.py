@@ -77,6 +77,13 @@ class ObservabilityEventType(str, Enum):
     ABORT_REQUESTED = "ABORT_REQUESTED"
     ABORT_COMPLETED = "ABORT_COMPLETED"
 
+    # Multi-stream operations (l0.race, hedged l0.run): the parent of child sessions.
+    MULTI_START = "MULTI_START"
+    HEDGE_START = "HEDGE_START"
+    MULTI_WINNER = "MULTI_WINNER"
+    STREAM_CANCELLED = "STREAM_CANCELLED"
+    MULTI_END = "MULTI_END"
+
 
 class ObservabilityEvent:
     """One lifecycle moment.

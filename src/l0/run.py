@@ -17,6 +17,7 @@ from .telemetry.callbacks import NO_CALLBACKS, AnyCallback, Callbacks
 if TYPE_CHECKING:
     from .drift import DriftConfig
     from .guardrails.types import GuardrailRule
+    from .multi import Hedge
 
 __all__ = ["run", "start"]
 
@@ -37,6 +38,7 @@ async def run(
     context: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
     callback_grace: float = 5.0,
+    hedge: Hedge | None = None,
     on_start: AnyCallback | None = None,
     on_complete: AnyCallback | None = None,
     on_error: AnyCallback | None = None,
@@ -62,6 +64,9 @@ async def run(
     Callbacks never hold the caller: when the session ends, async callbacks still running
     get `callback_grace` seconds, then are cancelled (docs/events.md).
 
+    With `hedge=l0.Hedge(after=...)`, a second stream starts when the first token is late
+    and the first to deliver one wins (docs/multi.md).
+
     Arguments are checked here (a `TypeError` or `ValueError` naming the argument, see
     docs/errors.md); the stream starts when the result is first iterated.
     """
@@ -76,7 +81,13 @@ def start(**kwargs: Any) -> Result:
     unknown = kwargs.keys() - _NAMES
     if unknown:
         raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
+    hedge = kwargs.pop("hedge", None)
+    if hedge is not None:
+        from .multi.hedge import hedged  # multi is built on `start`: imported when used
+
+        return hedged(hedge, kwargs)
     arguments = {**_DEFAULTS, **kwargs}
+    del arguments["hedge"]
     given = {name: arguments.pop(name) for name in _CALLBACKS}
     # Most sessions set no callback: they share one empty set instead of validating 13.
     unset = [*given.values()].count(None) == len(given)

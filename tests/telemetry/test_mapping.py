@@ -72,10 +72,11 @@ def test_every_span_that_starts_also_ends() -> None:
 
 
 def test_only_span_rules_name_the_resume_and_tool_spans() -> None:
-    # The sink routes events, details and attributes to the attempt or the session span.
+    # The sink routes events, details and attributes to the attempt or the root span (the
+    # session's, or a multi-stream operation's).
     for event_type, rule in MAPPING.items():
         if rule.action not in (Action.START_SPAN, Action.END_SPAN):
-            assert rule.target in (Target.SESSION, Target.ATTEMPT), event_type
+            assert rule.target in (Target.SESSION, Target.ATTEMPT, Target.MULTI), event_type
 
 
 def test_metrics_in_the_table_are_the_contract_and_all_are_recorded() -> None:

@@ -5,14 +5,41 @@ from __future__ import annotations
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import L0Error
 from ..types import Event, State
-from .session import Session
 from .tools import run_tool
 
-__all__ = ["Result"]
+if TYPE_CHECKING:
+    from ..telemetry.facade import Telemetry
+
+__all__ = ["Engine", "Result"]
+
+
+class _Watch(Protocol):
+    def bind(self, generator: AsyncGenerator[Any, None], /) -> None: ...
+
+
+class Engine(Protocol):
+    """What a `Result` drives: a `Session`, or a multi-stream engine (a hedged run,
+    `l0.multi`) that gives one ordinary stream over several sessions."""
+
+    raw: bool
+    outcome: str
+
+    @property
+    def state(self) -> State: ...
+    @property
+    def error(self) -> L0Error | None: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def watch(self) -> _Watch: ...
+    @property
+    def tel(self) -> Telemetry: ...
+    def events(self) -> AsyncGenerator[Any, None]: ...
+    def abort(self) -> None: ...
 
 
 class Result:
@@ -23,7 +50,7 @@ class Result:
     iterator; `aclose()` or `async with result:` does it deterministically.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Engine) -> None:
         self._session = session
         self._iterator: weakref.ref[AsyncGenerator[Any, None]] | None = None
         self._strong: AsyncGenerator[Any, None] | None = None

@@ -46,7 +46,8 @@ class Sink(Protocol):
     A sink may also define `provider_scope() -> ContextManager`: the session enters it
     around each call into the provider (the factory call and the wait for the response),
     never across a `yield`. The OpenTelemetry sink uses it to make the provider's HTTP
-    spans children of the attempt span.
+    spans children of the attempt span. Likewise `parent_scope()`, entered by a
+    multi-stream operation (`l0.multi`) while it starts its child sessions.
     """
 
     def handle(self, event: ObservabilityEvent) -> None: ...
@@ -161,16 +162,23 @@ class Telemetry:
 
     def provider_scope(self) -> contextlib.AbstractContextManager[None]:
         """Enter every sink's provider scope (see `Sink`) for a call into the provider."""
-        return self._entered_scopes() if self._scoped else _NO_SCOPE
+        return self._entered_scopes(self._scoped, "provider_scope") if self._scoped else _NO_SCOPE
+
+    def parent_scope(self) -> contextlib.AbstractContextManager[None]:
+        """Enter every sink's parent scope (see `Sink`): sessions started inside it are
+        children of this telemetry's root. Looked up per call: only multi-stream
+        operations ask, so sessions pay nothing for it."""
+        scoped = [s for s in self.sinks if callable(getattr(s, "parent_scope", None))]
+        return self._entered_scopes(scoped, "parent_scope") if scoped else _NO_SCOPE
 
     @contextlib.contextmanager
-    def _entered_scopes(self) -> Iterator[None]:
+    def _entered_scopes(self, sinks: list[Sink], name: str) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
-            for sink in self._scoped:
+            for sink in sinks:
                 try:
-                    stack.enter_context(sink.provider_scope())  # type: ignore[attr-defined]
+                    stack.enter_context(getattr(sink, name)())
                 except Exception:
-                    logger.debug("provider scope of %r failed", sink, exc_info=True)
+                    logger.debug("%s of %r failed", name, sink, exc_info=True)
             yield
 
 

@@ -54,12 +54,17 @@ class Action(str, Enum):
 
 
 class Target(str, Enum):
-    """The span a rule acts on. ATTEMPT falls back to SESSION between attempts."""
+    """The span a rule acts on. ATTEMPT falls back to SESSION between attempts.
+
+    MULTI is the root of a multi-stream operation (`l0.race`, `l0.hedge`...), the parent of
+    its child sessions; its events come from the operation, never from a session.
+    """
 
     SESSION = "l0.session"
     ATTEMPT = "chat {model}"
     RESUME = "l0.resume"
     TOOL = "execute_tool {name}"
+    MULTI = "l0.{kind}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +354,16 @@ def _tool_arguments_valid(event: ObservabilityEvent, capture: bool) -> Attribute
 def _error_level(event: ObservabilityEvent) -> str:
     recovering = event.data.get("will_retry") or event.data.get("will_fallback")
     return "warning" if recovering else "error"
+
+
+def _multi_end(event: ObservabilityEvent, capture: bool) -> Attributes:
+    out = _fields(
+        outcome=m.ATTR_OUTCOME,
+        winner_index="l0.multi.winner_index",
+        cancelled_count="l0.multi.cancelled_count",
+        hedges="l0.hedge.count",
+    )(event, capture)
+    return out | _error(event, capture)
 
 
 def _session_end_level(event: ObservabilityEvent) -> str:
@@ -799,6 +814,57 @@ MAPPING: Final[Mapping[T, Rule]] = {
         ),
         breadcrumb=Crumb("l0.abort"),
     ),
+    # -- multi-stream operations -----------------------------------------------------
+    T.MULTI_START: Rule(
+        Action.START_SPAN,
+        Target.MULTI,
+        "l0.{kind}",
+        _fields(
+            kind=m.ATTR_MULTI_KIND,
+            task_count="l0.multi.task_count",
+            max_hedges="l0.hedge.max",
+        ),
+        breadcrumb=Crumb("l0.multi"),
+    ),
+    T.HEDGE_START: Rule(
+        Action.EVENT,
+        Target.MULTI,
+        "l0.hedge",
+        _fields(
+            index="l0.multi.index",
+            after_ms="l0.hedge.after_ms",
+            quantile="l0.hedge.quantile",
+        ),
+        metrics=(m.HEDGES.name,),
+        breadcrumb=Crumb("l0.multi", "warning"),
+    ),
+    T.MULTI_WINNER: Rule(
+        Action.EVENT,
+        Target.MULTI,
+        "l0.multi.winner",
+        _fields(index="l0.multi.winner_index", child_session_id="l0.session.id"),
+        metrics=(m.MULTI_WINS.name,),
+        breadcrumb=Crumb("l0.multi"),
+    ),
+    T.STREAM_CANCELLED: Rule(
+        Action.EVENT,
+        Target.MULTI,
+        "l0.stream.cancelled",
+        _fields(
+            index="l0.multi.index",
+            reason=m.ATTR_WASTE_REASON,
+            tokens_discarded="l0.tokens.discarded",
+            child_session_id="l0.session.id",
+        ),
+        metrics=(m.STREAMS_CANCELLED.name, m.TOKENS_WASTED.name),
+        breadcrumb=Crumb("l0.multi"),
+    ),
+    T.MULTI_END: Rule(
+        Action.END_SPAN,
+        Target.MULTI,
+        attributes=_multi_end,
+        breadcrumb=Crumb("l0.multi", _session_end_level),
+    ),
 }
 
 
@@ -809,6 +875,8 @@ def _describe(rule: Rule) -> str:
     target = f"`{rule.target.value}`"
     if rule.action is Action.START_SPAN:
         text = f"starts {target}"
+        if rule.target is Target.MULTI:
+            text += " (`l0.race`, `l0.hedge`), the parent of its child sessions"
         if rule.announce:
             text += f" + event `{rule.announce}` on `l0.session`"
         return text

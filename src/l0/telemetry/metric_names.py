@@ -28,6 +28,7 @@ __all__ = [
     "ATTR_FALLBACK_INDEX",
     "ATTR_GUARDRAIL_RULE",
     "ATTR_GUARDRAIL_SEVERITY",
+    "ATTR_MULTI_KIND",
     "ATTR_OPERATION_NAME",
     "ATTR_OUTCOME",
     "ATTR_PROVIDER_NAME",
@@ -46,9 +47,12 @@ __all__ = [
     "DURATION_BUCKETS",
     "FALLBACKS",
     "GUARDRAIL_VIOLATIONS",
+    "HEDGES",
     "INFERENCE_DURATION",
     "INPUT_TOKENS",
     "METER_NAME",
+    "MULTI_KINDS",
+    "MULTI_WINS",
     "OPERATION_INPUT_TOKENS",
     "OPERATION_OUTPUT_TOKENS",
     "OUTCOMES",
@@ -63,6 +67,7 @@ __all__ = [
     "SCHEMA_URL",
     "SESSIONS",
     "SESSION_DURATION",
+    "STREAMS_CANCELLED",
     "TIMEOUTS",
     "TIMEOUT_TYPES",
     "TIME_PER_OUTPUT_CHUNK",
@@ -149,12 +154,15 @@ ATTR_TIMEOUT_TYPE: Final = "l0.timeout.type"
 ATTR_GUARDRAIL_RULE: Final = "l0.guardrail.rule"
 ATTR_GUARDRAIL_SEVERITY: Final = "l0.guardrail.severity"
 ATTR_DRIFT_TYPE: Final = "l0.drift.type"
+ATTR_MULTI_KIND: Final = "l0.multi.kind"
 ATTR_WASTE_REASON: Final = "l0.waste.reason"
 
 OUTCOMES: Final[tuple[str, ...]] = ("success", "error", "aborted")
 """Values of `l0.outcome`."""
 TIMEOUT_TYPES: Final[tuple[str, ...]] = ("initial", "inter")
 """Values of `l0.timeout.type`."""
+MULTI_KINDS: Final[tuple[str, ...]] = ("race", "hedge", "parallel")
+"""Values of `l0.multi.kind`: the multi-stream operation (`l0.race`, a hedged `l0.run`...)."""
 WASTE_REASONS: Final[tuple[str, ...]] = (
     "retry",
     "fallback",
@@ -417,6 +425,30 @@ TOKENS_WASTED: Final = MetricSpec(
     attributes=(ATTR_WASTE_REASON, ATTR_PROVIDER_NAME, ATTR_REQUEST_MODEL),
     prometheus_name="l0_tokens_wasted_total",
 )
+HEDGES: Final = MetricSpec(
+    name="l0.hedges",
+    kind="counter",
+    unit="{hedge}",
+    description="Hedge streams started because no first token came in time.",
+    attributes=(ATTR_MULTI_KIND,),
+    prometheus_name="l0_hedges_total",
+)
+STREAMS_CANCELLED: Final = MetricSpec(
+    name="l0.streams.cancelled",
+    kind="counter",
+    unit="{stream}",
+    description="Child sessions of a multi-stream operation cancelled because another won.",
+    attributes=(ATTR_MULTI_KIND,),
+    prometheus_name="l0_streams_cancelled_total",
+)
+MULTI_WINS: Final = MetricSpec(
+    name="l0.multi.wins",
+    kind="counter",
+    unit="{win}",
+    description="Races and hedges won, by the winning stream's provider and model.",
+    attributes=(ATTR_MULTI_KIND, ATTR_PROVIDER_NAME, ATTR_REQUEST_MODEL),
+    prometheus_name="l0_multi_wins_total",
+)
 
 ALL_METRICS: Final[tuple[MetricSpec, ...]] = (
     INFERENCE_DURATION,
@@ -440,6 +472,9 @@ ALL_METRICS: Final[tuple[MetricSpec, ...]] = (
     RESUMES,
     TOKENS,
     TOKENS_WASTED,
+    HEDGES,
+    STREAMS_CANCELLED,
+    MULTI_WINS,
 )
 
 _BY_NAME: Final[dict[str, MetricSpec]] = {m.name: m for m in ALL_METRICS}

@@ -130,6 +130,21 @@ class OTelSink:
         finally:
             otel_context.detach(token)
 
+    @contextlib.contextmanager
+    def parent_scope(self) -> Iterator[None]:
+        """Make the root span (a multi-stream operation's) current while child sessions are
+        started: each copies the context into its task, and its `l0.session` span takes
+        the root as parent. Entered around task creation only, never across a `yield`."""
+        ctx = self.spans.root_context()
+        if ctx is None:
+            yield
+            return
+        token = otel_context.attach(ctx)
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+
 
 def _configured(tracer_provider: TracerProvider, meter_provider: MeterProvider) -> bool:
     """False while the application has set no provider: then l0 emits nothing at all."""

@@ -21,7 +21,7 @@ from ..events import ObservabilityEvent
 from ..events import ObservabilityEventType as T
 from . import metric_names as m
 from .mapping import Attributes
-from .otel_traces import AttemptInfo
+from .otel_traces import AttemptInfo, session_attempt_info
 
 __all__ = ["Instruments", "SessionMetrics", "instruments_for", "l0_version", "recorded_events"]
 
@@ -238,6 +238,25 @@ class SessionMetrics:
     def _resume(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
         self._count(m.RESUMES.name, 1, {}, ctx)
 
+    # ------------------------------------------------------- multi-stream operations
+    # These events come from the operation; provider and model are its child session's,
+    # which that session's own sink knows (`session_attempt_info`).
+
+    def _hedge(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        self._count(m.HEDGES.name, 1, {m.ATTR_MULTI_KIND: "hedge"}, ctx)
+
+    def _winner(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        attrs: Attributes = {m.ATTR_MULTI_KIND: str(e.data.get("kind"))}
+        child = session_attempt_info(e.data.get("state"))
+        if child is not None:
+            attrs.update(_model_attributes(child, m.MULTI_WINS))
+        self._count(m.MULTI_WINS.name, 1, attrs, ctx)
+
+    def _cancelled(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        self._count(m.STREAMS_CANCELLED.name, 1, {m.ATTR_MULTI_KIND: str(e.data.get("kind"))}, ctx)
+        child = session_attempt_info(e.data.get("state")) or AttemptInfo()
+        self._wasted(str(e.data.get("reason")), e, ctx, child)
+
 
 _HANDLERS: dict[T, Handler] = {
     T.SESSION_START: SessionMetrics._session_start,
@@ -251,7 +270,15 @@ _HANDLERS: dict[T, Handler] = {
     T.GUARDRAIL_RULE_RESULT: SessionMetrics._violation,
     T.DRIFT_CHECK_RESULT: SessionMetrics._drift,
     T.RESUME_START: SessionMetrics._resume,
+    T.HEDGE_START: SessionMetrics._hedge,
+    T.MULTI_WINNER: SessionMetrics._winner,
+    T.STREAM_CANCELLED: SessionMetrics._cancelled,
 }
+
+
+def _model_attributes(info: AttemptInfo, spec: m.MetricSpec) -> Attributes:
+    known = info.attributes()
+    return {key: known[key] for key in spec.attributes if key in known}
 
 
 def _inference_attributes(info: AttemptInfo) -> Attributes:

@@ -36,12 +36,16 @@ __all__ = [
     "SessionSpans",
     "describe_failed_request",
     "error_attributes",
+    "session_attempt_info",
     "session_span_context",
 ]
 
 logger = logging.getLogger("l0.telemetry")
 
 _SESSION_SPANS: weakref.WeakKeyDictionary[Any, SpanContext] = weakref.WeakKeyDictionary()
+_SESSIONS: weakref.WeakKeyDictionary[Any, weakref.ref[SessionSpans]] = (
+    weakref.WeakKeyDictionary()
+)  # a weak value too: the spans hold the state, which would keep the entry alive
 
 
 def session_span_context(state: Any) -> SpanContext | None:
@@ -50,6 +54,17 @@ def session_span_context(state: Any) -> SpanContext | None:
         return _SESSION_SPANS.get(state)
     except TypeError:
         return None
+
+
+def session_attempt_info(state: Any) -> AttemptInfo | None:
+    """Provider and model of the latest attempt of the session that owns `state`: a
+    multi-stream operation's metrics name its child sessions' models with it."""
+    try:
+        ref = _SESSIONS.get(state)
+    except TypeError:
+        return None
+    spans = ref() if ref is not None else None
+    return spans.info if spans is not None else None
 
 
 def _ns(ts: float) -> int:
@@ -254,8 +269,9 @@ class SessionSpans:
         return target
 
     def _target(self, target: Target) -> _Open | None:
-        """The attempt span for ATTEMPT rules while one is open, else the session span
-        (only START/END rules name the resume and tool spans)."""
+        """The attempt span for ATTEMPT rules while one is open, else the root span: the
+        session's, or a multi-stream operation's for MULTI rules (only START/END rules name
+        the resume and tool spans)."""
         if target is Target.ATTEMPT and self.attempt is not None:
             return self.attempt
         return self.session
@@ -303,6 +319,22 @@ class SessionSpans:
         )
         with contextlib.suppress(TypeError):  # a state that takes no weak reference
             _SESSION_SPANS[self.state] = span.get_span_context()
+            _SESSIONS[self.state] = weakref.ref(self)
+        self.session = _Open(span)
+        return self.session
+
+    def _start_multi(self, event: ObservabilityEvent, rule: Rule) -> _Open:
+        """The root of a multi-stream operation, `l0.race` or `l0.hedge`: it takes the
+        session's place here, and `root_context` makes it the parent of the children."""
+        attributes = {**self._session_attributes, **rule.attributes(event, self.capture)}
+        attributes["l0.multi.id"] = attributes.pop("l0.session.id")
+        span = self.tracer.start_span(
+            f"l0.{event.data.get('kind', 'multi')}",
+            context=otel_context.get_current(),
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+            start_time=_ns(event.ts),
+        )
         self.session = _Open(span)
         return self.session
 
@@ -449,6 +481,10 @@ class SessionSpans:
         """The context that makes the provider's own spans children of the attempt."""
         return self.attempt.context() if self.attempt is not None else None
 
+    def root_context(self) -> otel_context.Context | None:
+        """The context that makes sessions started in it children of the root span."""
+        return self.session.context() if self.session is not None else None
+
 
 _OK = Status(StatusCode.OK)
 
@@ -457,12 +493,14 @@ _STARTS: dict[Target, Callable[[SessionSpans, ObservabilityEvent, Rule], _Open]]
     Target.ATTEMPT: SessionSpans._start_attempt,
     Target.RESUME: SessionSpans._start_resume,
     Target.TOOL: SessionSpans._start_tool,
+    Target.MULTI: SessionSpans._start_multi,
 }
 _ENDS: dict[Target, Callable[[SessionSpans, ObservabilityEvent, Rule], _Open | None]] = {
     Target.SESSION: SessionSpans._end_session,
     Target.ATTEMPT: SessionSpans._end_attempt,
     Target.RESUME: SessionSpans._end_resume,
     Target.TOOL: SessionSpans._end_tool,
+    Target.MULTI: SessionSpans._end_session,
 }
 _ACTIONS: dict[Action, Callable[[SessionSpans, ObservabilityEvent, Rule], _Open | None]] = {
     Action.START_SPAN: SessionSpans._start,

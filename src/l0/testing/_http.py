@@ -44,7 +44,10 @@ class Request:
 class Connection:
     """One client connection: reads requests and writes (possibly incomplete) responses."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int = 0
+    ) -> None:
+        self.number = number
         self._reader = reader
         self._writer = writer
         self._out: list[bytes] = []

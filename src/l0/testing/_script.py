@@ -31,6 +31,9 @@ class RecordedRequest:
     reply: Reply
     """The reply the server played for it."""
     stream: bool = field(default=False)
+    connection: int = 0
+    """The number of the connection that carried it (1, 2, ... in the order they were
+    accepted): `FaultServer.wait_closed(request)` waits until the client hangs it up."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; the reply's `chunks` become their count, since a benchmark's default
@@ -45,6 +48,7 @@ class RecordedRequest:
             "body": self.body,
             "model": self.model,
             "stream": self.stream,
+            "connection": self.connection,
             "reply": reply,
         }
 

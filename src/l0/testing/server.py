@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
@@ -50,6 +51,8 @@ class FaultServer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        self._numbers = itertools.count(1)
+        self._open: dict[int, asyncio.Event] = {}
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -99,6 +102,18 @@ class FaultServer:
         and that the server noticed instead of sleeping on.
         """
         await self._idle.wait()
+
+    def is_closed(self, request: RecordedRequest) -> bool:
+        """Whether the connection that carried `request` is closed."""
+        return request.connection not in self._open
+
+    async def wait_closed(self, request: RecordedRequest) -> None:
+        """Wait until the connection that carried `request` is closed (call it from the
+        server's loop): proves that the client closed that stream, e.g. the loser of a
+        race, while its reply still had seconds to go."""
+        closed = self._open.get(request.connection)
+        if closed is not None:
+            await closed.wait()
 
     async def start(self) -> FaultServer:
         self._stopping = False
@@ -160,14 +175,17 @@ class FaultServer:
         assert task is not None
         self._handlers.add(task)
         self._idle.clear()
+        number = next(self._numbers)
+        self._open[number] = asyncio.Event()
         try:
-            await self._serve_until_closed(Connection(reader, writer))
+            await self._serve_until_closed(Connection(reader, writer, number))
         except asyncio.CancelledError:
             # Only `stop` cancels handlers, and it awaits them. Ending normally matters:
             # Python 3.11's stream callback logs an error for a handler task that ends
             # cancelled (it calls `task.exception()` on it).
             pass
         finally:
+            self._open.pop(number).set()
             self._handlers.discard(task)
             if not self._handlers:
                 self._idle.set()
@@ -224,7 +242,14 @@ class FaultServer:
         stream = bool(body.get("stream"))
         self._script.record(
             RecordedRequest(
-                request.method, request.path, request.headers, body, model, reply, stream
+                request.method,
+                request.path,
+                request.headers,
+                body,
+                model,
+                reply,
+                stream,
+                conn.number,
             )
         )
         if reply.stall_before_headers and not await conn.pause(reply.stall_before_headers):
