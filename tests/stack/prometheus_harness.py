@@ -51,6 +51,16 @@ def find_prometheus() -> str | None:
     return fallback if os.access(fallback, os.X_OK) else None
 
 
+def find_promtool() -> str | None:
+    """promtool, from the same package: next to the prometheus binary, then PATH."""
+    binary = find_prometheus()
+    if binary:
+        sibling = Path(binary).with_name("promtool")
+        if os.access(sibling, os.X_OK):
+            return str(sibling)
+    return shutil.which("promtool")
+
+
 def prometheus_required() -> bool:
     return os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes")
 
@@ -108,12 +118,14 @@ class Prometheus:
         *,
         scrape_interval: str = "1s",
         extra_args: Sequence[str] = ("--enable-feature=exemplar-storage",),
+        rule_files: Sequence[Path] = (),
     ) -> None:
         self.binary = binary
         self.workdir = Path(workdir)
         self.targets = {job: list(addrs) for job, addrs in targets.items()}
         self.scrape_interval = scrape_interval
         self.extra_args = list(extra_args)
+        self.rule_files = [str(Path(p).resolve()) for p in rule_files]
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "prometheus.log"
@@ -125,7 +137,7 @@ class Prometheus:
         return f"http://127.0.0.1:{self.port}"
 
     def config(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "global": {
                 "scrape_interval": self.scrape_interval,
                 "scrape_timeout": self.scrape_interval,
@@ -136,6 +148,9 @@ class Prometheus:
                 for job, addrs in self.targets.items()
             ],
         }
+        if self.rule_files:
+            config["rule_files"] = self.rule_files
+        return config
 
     def start(self, *, timeout: float = 60.0, attempts: int = 3) -> Prometheus:
         """Start and wait until `/-/ready`; retries on a lost race for the free port."""
@@ -220,7 +235,8 @@ class Prometheus:
         return body["data"]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
-        """Instant query; the `result` list (vector) or [scalar-as-sample]."""
+        """Instant query; the `result` list (vector, or matrix for a range selector) or
+        [scalar-as-sample]."""
         data = self.api("query", {"query": expr})
         if data["resultType"] in ("scalar", "string"):
             return [{"metric": {}, "value": data["result"]}]
