@@ -8,6 +8,7 @@ docs/events.md; durations in payloads are milliseconds where the field name says
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
@@ -77,6 +78,17 @@ class ObservabilityEventType(str, Enum):
     ABORT_REQUESTED = "ABORT_REQUESTED"
     ABORT_COMPLETED = "ABORT_COMPLETED"
 
+    CONTINUATION_START = "CONTINUATION_START"
+
+    STRUCTURED_PARSE_START = "STRUCTURED_PARSE_START"
+    STRUCTURED_PARSE_END = "STRUCTURED_PARSE_END"
+    STRUCTURED_PARSE_ERROR = "STRUCTURED_PARSE_ERROR"
+    STRUCTURED_VALIDATION_START = "STRUCTURED_VALIDATION_START"
+    STRUCTURED_VALIDATION_END = "STRUCTURED_VALIDATION_END"
+    STRUCTURED_VALIDATION_ERROR = "STRUCTURED_VALIDATION_ERROR"
+    STRUCTURED_AUTO_CORRECT_START = "STRUCTURED_AUTO_CORRECT_START"
+    STRUCTURED_AUTO_CORRECT_END = "STRUCTURED_AUTO_CORRECT_END"
+
     # Multi-stream operations (l0.race, hedged l0.run): the parent of child sessions.
     MULTI_START = "MULTI_START"
     HEDGE_START = "HEDGE_START"
@@ -85,12 +97,35 @@ class ObservabilityEventType(str, Enum):
     MULTI_END = "MULTI_END"
 
 
+class Deferred:
+    """A payload field built on first read, such as a checkpoint's text or its hash.
+
+    Copying the text into every event would cost O(content) per event; a `Deferred`
+    holds only how to build it, so events stay O(1) unless a reader asks. Reading the
+    field as an attribute (`event.checkpoint`) or through `to_dict()` builds it once and
+    stores the value in `data` in its place.
+    """
+
+    __slots__ = ("_build",)
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+
+    def resolve(self) -> Any:
+        return self._build()
+
+    def __repr__(self) -> str:
+        return "Deferred(<built on read>)"
+
+
 class ObservabilityEvent:
     """One lifecycle moment.
 
     `type`, `ts` (epoch seconds), `stream_id` (the attempt), `session_id`, the caller's
     `context` (read-only) and `meta` are always present; the type's payload is in `data`
-    and also readable as attributes (`event.attempt`, `event.reason`...).
+    and also readable as attributes (`event.attempt`, `event.reason`...). Fields whose value
+    costs O(content) to build (checkpoint text, state hash) are `Deferred` in `data` and
+    built on first attribute read.
     """
 
     __slots__ = ("context", "data", "meta", "session_id", "stream_id", "ts", "type")
@@ -116,9 +151,16 @@ class ObservabilityEvent:
     def __getattr__(self, name: str) -> Any:
         # Only reached for names that are not slots: the payload fields.
         try:
-            return self.__getattribute__("data")[name]
+            return self._field(name)
         except KeyError:
             raise AttributeError(f"{self.type.value} event has no field {name!r}") from None
+
+    def _field(self, name: str) -> Any:
+        data = self.__getattribute__("data")
+        value = data[name]
+        if type(value) is Deferred:
+            value = data[name] = value.resolve()
+        return value
 
     # The stream `Event` predicates, so one `on_event` handler can take both kinds.
     is_token = False
@@ -135,7 +177,7 @@ class ObservabilityEvent:
             "session_id": self.session_id,
             "context": dict(self.context),
             "meta": dict(self.meta),
-            **self.data,
+            **{name: self._field(name) for name in list(self.data)},
         }
 
     def __repr__(self) -> str:

@@ -2,22 +2,28 @@
 
 The schema check is one more guardrail that runs at completion: output that does not parse
 or validate is a recoverable CONTENT violation, so l0 retries it (and falls back) like any
-other bad output. Continuation is refused: a JSON document resumed mid-way is easily
-corrupted, so structured output always starts over.
+other bad output. The check of the attempt that succeeds is the parse whose value is
+returned: the output is parsed once per attempt, not again at the end. Each parse reports
+STRUCTURED_* events through the session. Continuation is refused: a JSON document resumed
+mid-way is easily corrupted, so structured output always starts over.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+import time
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from .events import ObservabilityEventType as T
 from .guardrails import GuardrailContext, GuardrailRule, GuardrailViolation
 from .run import start
 from .runtime.options import StreamFactory
+
+if TYPE_CHECKING:
+    from .telemetry.facade import Telemetry
 
 __all__ = ["auto_correct_json", "extract_json", "structured"]
 
@@ -43,10 +49,12 @@ async def structured(
             "document resumed from a checkpoint is easily corrupted, so structured output "
             "is always retried from scratch"
         )
-    parse = _parser(schema, auto_correct)
+    parse = _Parser(schema, auto_correct)
     rules = [*(options.pop("guardrails", None) or ()), _schema_rule(parse)]
     result = start(stream=stream, guardrails=rules, **options)
-    return parse(await result.read())
+    parse.telemetry = result._session.tel
+    text = await result.read()
+    return parse.value if parse.value is not None else parse(text)
 
 
 def extract_json(text: str) -> str:
@@ -60,7 +68,12 @@ def extract_json(text: str) -> str:
 
 def auto_correct_json(text: str) -> str:
     """Repair what streams commonly break: trailing commas, unclosed strings and brackets."""
-    text = _TRAILING_COMMA.sub(r"\1", text.strip())
+    return _auto_correct(text)[0]
+
+
+def _auto_correct(text: str) -> tuple[str, int]:
+    """`auto_correct_json`, and how many repairs it made."""
+    text, made = _TRAILING_COMMA.subn(r"\1", text.strip())
     closers: list[str] = []
     in_string = escaped = False
     for char in text:
@@ -79,28 +92,104 @@ def auto_correct_json(text: str) -> str:
             closers.pop()
     if in_string:
         text += '"'
-    return _TRAILING_COMMA.sub(r"\1", text + "".join(reversed(closers)))
+        made += 1
+    text, more = _TRAILING_COMMA.subn(r"\1", text + "".join(reversed(closers)))
+    return text, made + len(closers) + more
 
 
-def _parser(schema: type[Model], auto_correct: bool) -> Callable[[str], Model]:
-    def parse(text: str) -> Model:
+class _Parser(Generic[Model]):
+    """Parses output as `schema`, reporting each step (STRUCTURED_* events) to the
+    session's telemetry once the session exists; `value` is the last successful parse."""
+
+    def __init__(self, schema: type[Model], auto_correct: bool) -> None:
+        self.schema = schema
+        self.auto_correct = auto_correct
+        self.telemetry: Telemetry | None = None
+        self.value: Model | None = None
+
+    def __call__(self, text: str) -> Model:
+        """Raises `orjson.JSONDecodeError` or `ValidationError` when `text` does not fit."""
         candidate = extract_json(text)
         try:
-            return schema.model_validate(orjson.loads(candidate))
-        except (orjson.JSONDecodeError, ValidationError):
-            if not auto_correct:
+            return self._validate(self._load(candidate))
+        except (orjson.JSONDecodeError, ValidationError) as error:
+            if not self.auto_correct:
                 raise
-        return schema.model_validate(orjson.loads(auto_correct_json(candidate)))
+            first = error
+        started = time.perf_counter()
+        count = first.error_count() if isinstance(first, ValidationError) else 1
+        self._emit(T.STRUCTURED_AUTO_CORRECT_START, error_count=count)
+        corrected, made = _auto_correct(candidate)
+        try:
+            value = self._validate(self._load(corrected))
+        except (orjson.JSONDecodeError, ValidationError):
+            self._corrected(False, made, started)
+            raise
+        self._corrected(True, made, started)
+        return value
 
-    return parse
+    def _load(self, text: str) -> Any:
+        started = time.perf_counter()
+        self._emit(T.STRUCTURED_PARSE_START, content_length=len(text))
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            self._emit(T.STRUCTURED_PARSE_ERROR, error=f"JSONDecodeError: {error}")
+            self._emit(T.STRUCTURED_PARSE_END, success=False, duration_ms=_ms_since(started))
+            raise
+        self._emit(T.STRUCTURED_PARSE_END, success=True, duration_ms=_ms_since(started))
+        return data
+
+    def _validate(self, data: Any) -> Model:
+        started = time.perf_counter()
+        name = self.schema.__name__
+        self._emit(T.STRUCTURED_VALIDATION_START, schema_name=name)
+        try:
+            value = self.schema.model_validate(data)
+        except ValidationError as error:
+            self._emit(
+                T.STRUCTURED_VALIDATION_ERROR,
+                schema_name=name,
+                errors=_messages(error),
+                error_count=error.error_count(),
+            )
+            self._emit(T.STRUCTURED_VALIDATION_END, valid=False, duration_ms=_ms_since(started))
+            raise
+        self._emit(T.STRUCTURED_VALIDATION_END, valid=True, duration_ms=_ms_since(started))
+        return value
+
+    def _corrected(self, success: bool, made: int, started: float) -> None:
+        self._emit(
+            T.STRUCTURED_AUTO_CORRECT_END,
+            success=success,
+            corrections_made=made,
+            duration_ms=_ms_since(started),
+        )
+
+    def _emit(self, kind: T, **data: Any) -> None:
+        if self.telemetry is not None:
+            self.telemetry.emit(kind, **data)
 
 
-def _schema_rule(parse: Callable[[str], BaseModel]) -> GuardrailRule:
+def _messages(error: ValidationError) -> list[str]:
+    """Where and why validation failed, without the input values (they are content)."""
+    return [
+        f"{'.'.join(map(str, item['loc'])) or '<root>'}: {item['msg']}"
+        for item in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _schema_rule(parse: _Parser[Any]) -> GuardrailRule:
     def check(context: GuardrailContext) -> list[GuardrailViolation]:
         if not context.completed:
             return []
+        parse.value = None
         try:
-            parse(context.content)
+            parse.value = parse(context.content)
         except (orjson.JSONDecodeError, ValidationError) as error:
             message = str(error).splitlines()[0]
             return [GuardrailViolation("schema", f"output does not match the schema: {message}")]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from .events import Deferred
+
 if TYPE_CHECKING:
     from .guardrails.types import GuardrailViolation
 
@@ -153,8 +155,8 @@ class State:
         self._length = 0  # characters in _pieces[:_counted]
         self._counted = 0
         self._generation = 0  # bumped whenever _pieces is rewritten (joined or rewound)
-        self.checkpoint_length = 0
-        self.checkpoint_token_count = 0
+        self._checkpoint_length = 0
+        self._checkpoint_tokens = 0
         self.fallback_index = 0
         self.model_retry_count = 0
         self.network_retry_count = 0
@@ -184,6 +186,8 @@ class State:
     def content(self) -> str:
         pieces = self._pieces
         if len(pieces) > 1:
+            if self._every:
+                self._settle_checkpoint()  # joining loses the token boundaries
             joined = "".join(pieces)
             # In place: the session loop holds a reference to this list.
             self._token_base += len(pieces) - 1
@@ -195,10 +199,54 @@ class State:
             return joined
         return pieces[0] if pieces else ""
 
+    # Checkpoints. The session's checks set them at the marks they visit; a session that
+    # visits none (no checks, no continuation, nobody listening for checkpoints) sets
+    # `_every` instead, and its checkpoint (the content at the last multiple of `_every`
+    # tokens) is found on read from the per-token pieces: no work per token.
+    _every = 0
+    _epoch: _Epoch | None = None
+
     @property
     def checkpoint(self) -> str:
         """The last validated prefix of `content` (built on read: checkpoints store lengths)."""
-        return self.content[: self.checkpoint_length] if self.checkpoint_length else ""
+        length = self.checkpoint_length
+        return self.content[:length] if length else ""
+
+    @property
+    def checkpoint_length(self) -> int:
+        if self._every:
+            self._settle_checkpoint()
+        return self._checkpoint_length
+
+    @checkpoint_length.setter
+    def checkpoint_length(self, value: int) -> None:
+        self._checkpoint_length = value
+
+    @property
+    def checkpoint_token_count(self) -> int:
+        if self._every:
+            self._settle_checkpoint()
+        return self._checkpoint_tokens
+
+    @checkpoint_token_count.setter
+    def checkpoint_token_count(self, value: int) -> None:
+        self._checkpoint_tokens = value
+
+    def _settle_checkpoint(self) -> None:
+        """Move a computed-on-read checkpoint to the last `_every`-token boundary, if the
+        pieces still show it (a join settles first, so they do)."""
+        boundary = self.token_count // self._every * self._every
+        covering = boundary - self._token_base  # pieces holding the first `boundary` tokens
+        if boundary > self._checkpoint_tokens and covering >= 1:
+            self._checkpoint_length = sum(map(len, self._pieces[:covering]))
+            self._checkpoint_tokens = boundary
+
+    def _prefix(self, length: int) -> Deferred:
+        """`content[:length]`, built when read, even after a retry boundary dropped it."""
+        epoch = self._epoch
+        if epoch is None:
+            epoch = self._epoch = _Epoch(self)
+        return Deferred(lambda: epoch.text()[:length])
 
     @property
     def content_length(self) -> int:
@@ -232,7 +280,13 @@ class State:
 
     def _rewind(self, keep: int, tokens: int) -> None:
         """Keep the first `keep` characters, worth `tokens` tokens (the retry boundary)."""
-        kept = self.content[:keep]
+        content = self.content
+        kept = content[:keep]
+        if self._epoch is not None:  # deferred prefixes of the dropped text keep it
+            self._epoch.frozen = content
+            self._epoch = None
+        if self._checkpoint_length > keep:
+            self._checkpoint_length = self._checkpoint_tokens = 0
         pieces = self._pieces
         self._generation += 1
         pieces.clear()
@@ -280,3 +334,17 @@ class State:
             f"attempt={self.attempt}, "
             f"fallback_index={self.fallback_index}, completed={self.completed})"
         )
+
+
+class _Epoch:
+    """The content between two retry boundaries: append-only, so any prefix of it read
+    later is the prefix it was; at the boundary it keeps the text it ends with."""
+
+    __slots__ = ("frozen", "state")
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.frozen: str | None = None
+
+    def text(self) -> str:
+        return self.frozen if self.frozen is not None else self.state.content

@@ -130,8 +130,12 @@ def test_telemetry_reports_detections_once_and_details_when_detailed() -> None:
     tel, sink = telemetry(detailed=True)
     detector = DriftDetector(telemetry=tel)
     detector.check("Fine text. ")
-    assert [e.type for e in sink.events] == [T.DRIFT_CHECK_START, T.DRIFT_CHECK_END]
-    assert sink.events[1].data["duration_ms"] >= 0 and sink.events[1].data["detected"] is False
+    # Detailed: a quiet check is reported too (an on_event handler reads every check).
+    types = [e.type for e in sink.events]
+    assert types == [T.DRIFT_CHECK_START, T.DRIFT_CHECK_RESULT, T.DRIFT_CHECK_END]
+    quiet = sink.events[1].data
+    assert (quiet["detected"], quiet["types"], quiet["score"]) == (False, [], 0.0)
+    assert sink.events[2].data["duration_ms"] >= 0 and sink.events[2].data["detected"] is False
 
 
 def test_config_validation_and_thresholds() -> None:

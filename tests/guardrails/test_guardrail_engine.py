@@ -259,6 +259,7 @@ def test_detailed_telemetry_reports_each_phase_and_rule() -> None:
         T.GUARDRAIL_RULE_RESULT,
         T.GUARDRAIL_RULE_END,
         T.GUARDRAIL_RULE_START,
+        T.GUARDRAIL_RULE_RESULT,  # the passing rule's result too: detailed reads every one
         T.GUARDRAIL_RULE_END,
         T.GUARDRAIL_PHASE_END,
     ]
@@ -268,6 +269,15 @@ def test_detailed_telemetry_reports_each_phase_and_rule() -> None:
     rule_end = sink.events[3].data
     assert rule_end["rule_id"] == "json" and rule_end["passed"] is False
     assert rule_end["duration_ms"] >= 0
+    passing = sink.events[5].data
+    assert (passing["rule_id"], passing["passed"], passing["violation"]) == (
+        "zero_output",
+        True,
+        None,
+    )
+    # One callback_id ties each rule run's START, RESULT and END; runs differ.
+    runs = [{e.data["callback_id"] for e in sink.events[i : i + 3]} for i in (1, 4)]
+    assert all(len(run) == 1 for run in runs) and runs[0] != runs[1]
     sink.events.clear()
     engine.check_complete(ctx("", True))
     assert sink.events[0].data == {"phase": "post", "rule_count": 2}

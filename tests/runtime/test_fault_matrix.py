@@ -306,7 +306,12 @@ async def test_exhausted_gives_typed_error(
     assert error.token_count == state.token_count
     assert error.model_retry_count == state.model_retry_count
     assert error.network_retry_count == state.network_retry_count
-    assert error.checkpoint == ""
+    # The last good checkpoint, with or without continuation (docs/continuation.md).
+    assert (error.checkpoint, error.checkpoint_length) == (
+        state.checkpoint,
+        state.checkpoint_length,
+    )
+    assert error.content_length >= error.checkpoint_length
     # One retry per stream: the primary's and the fallback's.
     check_retry_accounting(fault, result, rec, retries=2)
     assert rec.of(T.RETRY_GIVE_UP)

@@ -100,3 +100,18 @@ def test_docs_list_every_metric_with_its_prometheus_name() -> None:
     for spec in m.ALL_METRICS:
         assert f"`{spec.name}`" in text
         assert spec.prometheus_series[0] in text, spec.prometheus_series[0]
+
+
+def test_continuation_and_structured_events_are_mapped() -> None:
+    """The events issue 18 added: failures and continuation are span events, the rest
+    attributes or details (each happens once per attempt at most)."""
+    for event_type in (
+        T.CONTINUATION_START,
+        T.STRUCTURED_PARSE_ERROR,
+        T.STRUCTURED_VALIDATION_ERROR,
+        T.STRUCTURED_AUTO_CORRECT_END,
+    ):
+        assert MAPPING[event_type].action is Action.EVENT, event_type
+    for event_type in (T.STRUCTURED_PARSE_END, T.STRUCTURED_VALIDATION_END):
+        assert MAPPING[event_type].action is Action.ATTRIBUTES, event_type
+    assert all(MAPPING[t].target is Target.ATTEMPT for t in T if t.value.startswith("STRUCTURED_"))

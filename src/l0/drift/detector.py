@@ -17,6 +17,7 @@ from .units import cut_units
 
 if TYPE_CHECKING:
     from ..telemetry.facade import Telemetry
+    from ..types import State
 
 __all__ = ["DriftDetector"]
 
@@ -27,9 +28,17 @@ _QUIET_BATCHES = 2  # the engine stays on for this many batches the screen finds
 class DriftDetector:
     """Sliding-window drift detection for one session (see the module docstring)."""
 
-    def __init__(self, config: DriftConfig | None = None, telemetry: Telemetry | None = None):
+    def __init__(
+        self,
+        config: DriftConfig | None = None,
+        telemetry: Telemetry | None = None,
+        *,
+        state: State | None = None,
+    ):
         self.config = config or DriftConfig.default()
         self.telemetry = telemetry
+        self.state = state
+        """The session's state, for the checkpoint and token count of DRIFT_CHECK_START."""
         self._block_size = self.config.window // self.config.blocks
         self._batch = self._block_size * _BATCH_BLOCKS
         self._begin()
@@ -92,18 +101,31 @@ class DriftDetector:
         return result
 
     def _check_observed(self, tel: Telemetry, delta: str, completed: bool) -> DriftResult:
-        """`check` with DRIFT_CHECK_START / _END around it (detailed telemetry)."""
+        """`check` with DRIFT_CHECK_START / _END around it, and a DRIFT_CHECK_RESULT for a
+        quiet check too (detailed telemetry: someone reads every check)."""
         started = time.perf_counter()
+        state = self.state
         tel.emit(
             T.DRIFT_CHECK_START,
             strategy="sliding_window",
             chars=self._judged + len(self._pending),
             completed=completed,
+            token_count=state.token_count if state is not None else None,
+            checkpoint=state._prefix(state.checkpoint_length) if state is not None else None,
         )
         found = self._feed(delta, completed)
         result = QUIET if found is None else self._new_result(found)
         if result.detected:
             self._report(tel, result)
+        else:
+            tel.emit(
+                T.DRIFT_CHECK_RESULT,
+                detected=False,
+                types=[],
+                score=0.0,
+                metrics=self._details(),
+                threshold=None,
+            )
         tel.emit(
             T.DRIFT_CHECK_END,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),

@@ -24,6 +24,7 @@ Call protocol (what the runtime does):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import operator
 import time
@@ -55,6 +56,8 @@ _Plan = list[tuple[int, GuardrailRule, Checker]]
 _FastPlan = list[tuple[int, GuardrailRule, Checker, StreamChecker | None]]
 _WAKE = operator.attrgetter("wake")
 _MAX_HELD = 4096  # held characters that force a release: bounds the memory held
+_rule_runs = itertools.count(1)  # callback ids: one per observed rule run, process-wide
+_RAISED: list[GuardrailViolation] = []  # what `_call` returns for a rule that raised (shared)
 
 
 class GuardrailEngine:
@@ -311,26 +314,43 @@ class GuardrailEngine:
     def _run_observed(
         self, tel: Telemetry, plan: _Plan, ctx: GuardrailContext, phase: str
     ) -> GuardrailResult:
-        """`_run` with phase events, and per-rule events when telemetry is detailed."""
+        """`_run` with phase events; with detailed telemetry also per-rule events, a
+        GUARDRAIL_RULE_RESULT for a passing rule too, under one `callback_id` per rule run."""
         detailed = tel.detailed
         started = time.perf_counter()
         tel.emit(T.GUARDRAIL_PHASE_START, phase=phase, rule_count=len(plan))
         new: list[GuardrailViolation] = []
         for index, rule, checker in plan:
+            if not detailed:
+                new.extend(self._admit(index, rule, self._call(index, checker, ctx, phase), phase))
+                continue
             rule_started = time.perf_counter()
-            if detailed:
-                tel.emit(T.GUARDRAIL_RULE_START, index=index, rule_id=rule.name, phase=phase)
-            admitted = self._admit(index, rule, self._call(index, checker, ctx, phase), phase)
+            run = f"guardrail-rule-{next(_rule_runs)}"
+            tel.emit(
+                T.GUARDRAIL_RULE_START, index=index, rule_id=rule.name, callback_id=run, phase=phase
+            )
+            found = self._call(index, checker, ctx, phase)
+            admitted = self._admit(index, rule, found, phase, run)
             new.extend(admitted)
-            if detailed:
+            if not admitted and found is not _RAISED:  # `_failed` reported a raising rule
                 tel.emit(
-                    T.GUARDRAIL_RULE_END,
+                    T.GUARDRAIL_RULE_RESULT,
                     index=index,
                     rule_id=rule.name,
-                    passed=all(v.severity == "warning" for v in admitted),
-                    duration_ms=_ms_since(rule_started),
+                    passed=not found,
+                    violation=None,
+                    callback_id=run,
                     phase=phase,
                 )
+            tel.emit(
+                T.GUARDRAIL_RULE_END,
+                index=index,
+                rule_id=rule.name,
+                passed=all(v.severity == "warning" for v in admitted),
+                callback_id=run,
+                duration_ms=_ms_since(rule_started),
+                phase=phase,
+            )
         result = GuardrailResult.from_violations(new)
         tel.emit(
             T.GUARDRAIL_PHASE_END,
@@ -342,7 +362,12 @@ class GuardrailEngine:
         return result
 
     def _admit(
-        self, index: int, rule: GuardrailRule, found: list[GuardrailViolation], phase: str
+        self,
+        index: int,
+        rule: GuardrailRule,
+        found: list[GuardrailViolation],
+        phase: str,
+        run: str | None = None,
     ) -> list[GuardrailViolation]:
         """Keep the violations not yet seen this attempt; record and report them."""
         new = []
@@ -353,7 +378,7 @@ class GuardrailEngine:
             self._seen.add(key)
             self.violations.append(violation)
             new.append(violation)
-            self._report(index, rule, violation, phase)
+            self._report(index, rule, violation, phase, run)
         return new
 
     def _call(
@@ -364,7 +389,7 @@ class GuardrailEngine:
             found = checker(ctx)
         except Exception as exc:
             self._failed(index, exc, phase, report)
-            return []
+            return _RAISED
         return _valid(found) if found else []
 
     def _failed(self, index: int, exc: Exception, phase: str, report: bool) -> None:
@@ -391,7 +416,12 @@ class GuardrailEngine:
             )
 
     def _report(
-        self, index: int, rule: GuardrailRule, violation: GuardrailViolation, phase: str
+        self,
+        index: int,
+        rule: GuardrailRule,
+        violation: GuardrailViolation,
+        phase: str,
+        run: str | None,
     ) -> None:
         if self.telemetry is not None:
             self.telemetry.emit(
@@ -402,6 +432,7 @@ class GuardrailEngine:
                 violation=violation,
                 severity=violation.severity,
                 recoverable=violation.recoverable,
+                callback_id=run,
                 phase=phase,
             )
 

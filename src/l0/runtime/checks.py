@@ -3,15 +3,22 @@
 The session calls `run(n)` only when a check is due (it compares one integer per token);
 each check looks at the text added since that check last ran (`State._since`), so its cost
 is O(delta) however long the output is.
+
+Checkpoints are taken with or without continuation (`state.checkpoint` is the last good
+one either way), but get marks of their own only when something needs each one: a resume,
+or a listener for CHECKPOINT_SAVED. Otherwise they ride on the checks' marks (taken where
+the checks due passed), or, with no check at all, are found on read (`State._every`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorCode, L0Error
+from ..events import Deferred
 from ..events import ObservabilityEventType as T
 from ..guardrails.types import PASSED, GuardrailContext
 from ..telemetry.facade import Telemetry
@@ -40,7 +47,8 @@ class ContentChecks:
         intervals = options.intervals
         self.guard_every = intervals.guardrails
         self.drift_every = intervals.drift
-        self.checkpoint_every = intervals.checkpoint if options.continue_from_last_good_token else 0
+        self.checkpoint_every = intervals.checkpoint
+        self._checkpoint_marks = options.continue_from_last_good_token or announce_checkpoints
         self.engine: GuardrailEngine | None = None
         self.drift: DriftDetector | None = None
         if options.guardrails:
@@ -50,9 +58,9 @@ class ContentChecks:
         if options.drift is not None:
             from ..drift import DriftDetector
 
-            self.drift = DriftDetector(options.drift, tel)
-        elif options.guardrails:
-            tel.emit(T.DRIFT_CHECK_SKIPPED, reason="drift detection is off")
+            self.drift = DriftDetector(options.drift, tel, state=state)
+        if not self._checkpoint_marks and self.engine is None and self.drift is None:
+            state._every = self.checkpoint_every  # no mark at all: found on read
         self.trimmer: OverlapTrimmer | None = None
         self._trim_prefix = ""
         self._guard_from = state._cursor()
@@ -67,6 +75,17 @@ class ContentChecks:
 
     # ---------------------------------------------------------------- attempts
 
+    def begin(self) -> None:
+        """The session started: report the checks that will not run (after SESSION_START,
+        which is always the first event)."""
+        if self.drift is None and self.engine is not None:
+            self.tel.emit(T.DRIFT_CHECK_SKIPPED, reason="drift detection is off")
+
+    @property
+    def continuing(self) -> bool:
+        """Whether the attempt about to start continues from a checkpoint."""
+        return self._resuming
+
     def reset(self) -> None:
         """A new attempt starts from the checkpoint (when resuming) or from nothing."""
         state = self.state
@@ -78,7 +97,7 @@ class ContentChecks:
         self._guard_from, self._drift_from = state._cursor(), state._cursor()
         self._next_guard = self.guard_every if self.engine is not None else _NEVER
         self._next_drift = self.drift_every if self.drift is not None else _NEVER
-        self._next_checkpoint = self.checkpoint_every or _NEVER
+        self._next_checkpoint = _NEVER if self.state._every else self.checkpoint_every
         self.trimmer = None
         dedupe = self._resuming and self.options.deduplicate_continuation
         self._trim_prefix = prefix if dedupe else ""
@@ -97,7 +116,7 @@ class ContentChecks:
         """Where the next attempt starts: (characters kept, tokens kept)."""
         state = self.state
         self._resuming = False
-        if not self.checkpoint_every or not state.checkpoint_length:
+        if not self.options.continue_from_last_good_token or not state.checkpoint_length:
             return 0, 0
         checkpoint = state.checkpoint
         if not self._checkpoint_is_valid(checkpoint):
@@ -108,24 +127,34 @@ class ContentChecks:
         state.resumed = True
         state.resume_point = checkpoint
         state.resume_from = len(checkpoint)
-        self.tel.emit(
-            T.RESUME_START,
-            checkpoint_length=len(checkpoint),
-            token_count=state.checkpoint_token_count,
-            reason=verdict,
-        )
+        if self.tel.enabled:
+            self.tel.emit(
+                T.RESUME_START,
+                checkpoint=checkpoint,
+                checkpoint_length=len(checkpoint),
+                state_hash=_hash(checkpoint),
+                token_count=state.checkpoint_token_count,
+                reason=verdict,
+            )
         return len(checkpoint), state.checkpoint_token_count
 
     def continuation_prompt(self) -> str | None:
         build = self.options.build_continuation_prompt
         return build(self.state.checkpoint) if build is not None else None
 
-    def attempt_ended(self, success: bool) -> None:
+    def attempt_ended(self, success: bool, tokens: int) -> None:
+        """The attempt that delivered `tokens` ended."""
+        every = self.state._every
+        if every:
+            self.checkpoints += tokens // every  # the checkpoints found on read
         if self._resume_started is None:
             return
+        checkpoint = self.state.resume_point
         self.tel.emit(
             T.RESUME_END,
+            checkpoint=checkpoint,
             checkpoint_length=self.state.resume_from,
+            state_hash=_hash(checkpoint),
             duration_ms=int((time.monotonic() - self._resume_started) * 1000),
             success=success,
             overlap_removed=self.trimmer.removed if self.trimmer is not None else 0,
@@ -168,7 +197,9 @@ class ContentChecks:
         if n >= self._next_checkpoint:
             self._next_checkpoint = n + self.checkpoint_every
             self._save_checkpoint()
-        return min(self._next_guard, self._next_drift, self._next_checkpoint)
+        if self._checkpoint_marks:
+            return min(self._next_guard, self._next_drift, self._next_checkpoint)
+        return min(self._next_guard, self._next_drift)
 
     def _check_drift(self, completed: bool) -> None:
         drift = self.drift
@@ -185,6 +216,7 @@ class ContentChecks:
         if self._announce_checkpoints:
             self.tel.emit(
                 T.CHECKPOINT_SAVED,
+                checkpoint=state._prefix(state.checkpoint_length),
                 checkpoint_length=state.checkpoint_length,
                 token_count=state.checkpoint_token_count,
             )
@@ -218,6 +250,11 @@ class ContentChecks:
         state.drift_types.extend(t for t in result.types if t not in state.drift_types)
         if getattr(self.options.drift, "retry", True):
             raise L0Error(f"drift detected: {', '.join(result.types)}", ErrorCode.DRIFT_DETECTED)
+
+
+def _hash(checkpoint: str) -> Deferred:
+    """The `state_hash` of a resume: SHA-256 of the checkpoint text, hex (built on read)."""
+    return Deferred(lambda: hashlib.sha256(checkpoint.encode()).hexdigest())
 
 
 def _describe(result: GuardrailResult) -> str:

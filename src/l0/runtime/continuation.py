@@ -1,17 +1,56 @@
-"""Overlap removal when a resumed attempt repeats the end of the checkpoint.
+"""Continuation: how a factory is handed the prompt, and overlap removal.
 
-Models asked to continue often start by repeating the last words they were shown. The
-trimmer holds back the first characters of the resumed attempt (at most the size of the
-compared tail), finds the longest suffix of the checkpoint that the new text starts with,
-and drops it. After that it is out of the way: the session goes back to the plain feed.
+A factory receives the continuation prompt only if it declares a parameter for it
+(`prompt_parameter`). Models asked to continue often start by repeating the last words
+they were shown: the trimmer holds back the first characters of the resumed attempt (at
+most the size of the compared tail), finds the longest suffix of the checkpoint that the
+new text starts with, and drops it. After that it is out of the way: the session goes
+back to the plain feed.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
-__all__ = ["OverlapTrimmer", "longest_overlap"]
+__all__ = ["PROMPT_KEYWORD", "OverlapTrimmer", "longest_overlap", "prompt_parameter"]
+
+PROMPT_KEYWORD = "continuation"
+
+
+def prompt_parameter(factory: Callable[..., Any]) -> str | int | None:
+    """How `factory` takes the continuation prompt: by the keyword `continuation` (a
+    parameter of that name), positionally (`0`: its only parameter without a default),
+    or not at all (`None`: it is called with no arguments).
+
+    A factory whose parameters all have defaults, like `lambda m=m: ...`, declares none:
+    its defaults are bound values, not a place for the prompt.
+    """
+    if type(factory) is FunctionType:  # a def or lambda: its code says, without inspect
+        code = factory.__code__
+        named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        if PROMPT_KEYWORD in named[code.co_posonlyargcount :]:
+            return PROMPT_KEYWORD
+        positional = code.co_argcount - len(factory.__defaults__ or ())
+        return 0 if positional == 1 else None
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(
+        p.name == PROMPT_KEYWORD and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        for p in parameters
+    ):
+        return PROMPT_KEYWORD
+    required = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return 0 if len(required) == 1 else None
+
 
 TAIL = 200
 MIN_OVERLAP = 2

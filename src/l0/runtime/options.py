@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import FunctionType, MappingProxyType
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .. import _validate
@@ -203,18 +202,6 @@ def _copies(value: object) -> bool:
     except Exception:
         return False
     return True
-
-
-def accepts_continuation(factory: StreamFactory) -> bool:
-    """Factories that take one argument receive the continuation prompt (or None)."""
-    if type(factory) is FunctionType:  # a def or lambda: its code says, in O(1)
-        return factory.__code__.co_argcount == 1
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) == 1
 
 
 def _split_guardrails(

@@ -23,18 +23,21 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..adapters import OpenedStream, StreamInfo, open_stream
+from ..adapters.detect import AutoChunks
+from ..adapters.text import EventChunks
 from ..errors import ErrorCode, L0Error, RetryDecision, classify_error, error_type
 from ..events import ObservabilityEventType as T
 from ..telemetry.callbacks import CallbackSink, PendingCallbacks
 from ..telemetry.facade import Sink, Telemetry
 from ..types import ErrorCategory, Event, EventType, State, TokenEvent
 from .checks import ContentChecks
-from .options import Options, accepts_continuation
+from .continuation import PROMPT_KEYWORD, prompt_parameter
+from .options import Options
 from .retry import RetryBudget
 from .timeouts import Interrupt, Watchdog
 
 if TYPE_CHECKING:
-    from ..adapters import ToolCall
+    from ..adapters import ToolCall, Translator
 
 __all__ = ["Session"]
 
@@ -77,6 +80,10 @@ class Session:
 
     # Each failed attempt's exception, in order (a class default: most sessions never fail).
     _errors: tuple[BaseException, ...] = ()
+    # What the current factory's last stream reported (for STREAM_INIT and FALLBACK_START).
+    _known: StreamInfo | None = None
+    _selected = 0  # the last fallback index FALLBACK_MODEL_SELECTED reported
+    _started_ts = 0.0  # SESSION_START's wall-clock time (epoch seconds), with telemetry
     # Tokens the last retry boundary dropped, for the RETRY_ATTEMPT or FALLBACK_START after it.
     _discarded = 0
 
@@ -107,12 +114,6 @@ class Session:
             announce_checkpoints=self.tel.detailed or callbacks.on_checkpoint is not None,
         )
         self._continuation_prompt: str | None = None
-        # Only a resumed attempt has a prompt to pass; don't inspect signatures otherwise.
-        self._takes_continuation = (
-            {id(f): accepts_continuation(f) for f in (options.stream, *options.fallbacks)}
-            if options.continue_from_last_good_token
-            else {}
-        )
         self._attempt: _Attempt | None = None
         self._network_errors_since_success = 0
         self._retry_started_at: float | None = None
@@ -139,14 +140,17 @@ class Session:
             for fallback_index, factory in enumerate(factories):
                 budget = RetryBudget(options.retry)
                 is_retry = False
+                # Once per factory: only continuation has a prompt to hand over.
+                takes = prompt_parameter(factory) if options.continue_from_last_good_token else None
                 while True:
                     attempt = self._start_attempt(fallback_index, is_retry)
                     error: BaseException | None = None
                     try:
-                        opened = attempt.opened = await self._open(factory)
+                        opened = attempt.opened = await self._open(factory, takes)
                         translator = opened.translator
                         direct = translator.resolved.feed
                         feed = self.checks.feed_for(translator) or direct
+                        passes = _may_pass_events(translator)
                         pieces = state._pieces
                         next_mark = 1
                         n = 0
@@ -163,6 +167,7 @@ class Session:
                                     if n == 1 or feed is not direct:
                                         direct = translator.resolved.feed
                                         feed = self.checks.feed_for(translator) or direct
+                                        passes = _may_pass_events(translator)
                                 if plain:
                                     yield TokenEvent(text)
                                     if watch.fired is not None:
@@ -171,12 +176,17 @@ class Session:
                             else:
                                 # Token chunks show progress through the token count.
                                 watch.seen += 1
+                                if passes and not raw and _passed_through(chunk):
+                                    yield self._stream_event(chunk)
+                                    if watch.fired is not None:
+                                        break
+                                    continue
                                 if plain:
                                     continue
                             if raw:
                                 yield chunk
                             elif text:
-                                yield self._token_event(text)
+                                yield self._stream_event(TokenEvent(text))
                             if watch.fired is not None:
                                 break
                         if watch.fired is not None:
@@ -217,8 +227,12 @@ class Session:
         state.started_at = time.monotonic()
         if not self.tel.enabled:
             return
+        self._started_ts = time.time()
         self.tel.emit(
             T.SESSION_START,
+            attempt=1,
+            is_retry=False,
+            is_fallback=False,
             attempts=options.retry.attempts,
             max_retries=options.retry.max_retries,
             fallbacks=len(options.fallbacks),
@@ -226,6 +240,7 @@ class Session:
             guardrails=len(options.guardrails),
             drift=options.drift is not None,
         )
+        self.checks.begin()
 
     def _start_attempt(self, fallback_index: int, is_retry: bool) -> _Attempt:
         state = self.state
@@ -260,31 +275,60 @@ class Session:
                 configured_ms=int(timeout.initial_token * 1000),
             )
 
-    async def _open(self, factory: Callable[..., Any]) -> OpenedStream:
-        """Call the factory and pick the adapter, inside the initial-token timeout."""
+    async def _open(self, factory: Callable[..., Any], takes: str | int | None) -> OpenedStream:
+        """Call the factory (with the continuation prompt if it `takes` one, see
+        `prompt_parameter`) and pick the adapter, inside the initial-token timeout."""
         tel = self.tel
-        tel.emit(T.STREAM_INIT, attempt=self.state.attempt)
+        if tel.enabled:
+            self._announce_init(takes)
         if self.watch.fired is not None:
             raise self._interrupt_error(self.watch.fired)
+        prompt = self._continuation_prompt
         with tel.provider_scope():
-            if self._takes_continuation.get(id(factory)):
-                stream = factory(self._continuation_prompt)
-            else:
+            if takes is None:
                 stream = factory()
+            elif takes == PROMPT_KEYWORD:
+                stream = factory(continuation=prompt)
+            else:
+                stream = factory(prompt)
             if inspect.isawaitable(stream):
                 stream = await stream
-        tel.emit(T.ADAPTER_WRAP_START, stream_type=type(stream).__name__)
         opened = open_stream(stream, self.options.adapter)
+        self._known = opened.info
         if tel.enabled:
-            self._announce_stream(opened.info)
+            self._announce_stream(type(stream).__name__, opened.info)
         if self.watch.fired is not None:  # aborted by a callback of the events above
             raise self._interrupt_error(self.watch.fired)
         return opened
 
-    def _announce_stream(self, info: StreamInfo) -> None:
+    def _announce_init(self, takes: str | int | None) -> None:
+        """STREAM_INIT, before the factory is called: the model and provider are those its
+        previous attempt reported (a factory is opaque until it returns: None at first)."""
+        tel, state, known = self.tel, self.state, self._known
+        if self.checks.continuing:
+            tel.emit(
+                T.CONTINUATION_START,
+                checkpoint=state.resume_point,
+                checkpoint_length=state.resume_from,
+                token_count=state.checkpoint_token_count,
+                prompt_passed=takes is not None and self._continuation_prompt is not None,
+            )
+        tel.emit(
+            T.STREAM_INIT,
+            attempt=state.attempt,
+            model=known.request_model if known is not None else None,
+            provider=known.provider if known is not None else None,
+        )
+
+    def _announce_stream(self, stream_type: str, info: StreamInfo) -> None:
         tel = self.tel
+        tel.emit(T.ADAPTER_WRAP_START, stream_type=stream_type, adapter_id=info.adapter)
         tel.emit(T.ADAPTER_DETECTED, adapter_id=info.adapter)
-        tel.emit(T.ADAPTER_WRAP_END, adapter_id=info.adapter)
+        tel.emit(T.ADAPTER_WRAP_END, adapter_id=info.adapter, success=True)
+        index = self.state.fallback_index
+        if index > self._selected:  # a fallback's model is known once its stream is open
+            self._selected = index
+            tel.emit(T.FALLBACK_MODEL_SELECTED, index=index, model=info.request_model)
         tel.emit(
             T.STREAM_READY,
             attempt=self.state.attempt,
@@ -337,8 +381,8 @@ class Session:
             )
             self._network_errors_since_success = 0
 
-    def _token_event(self, text: str) -> Event:
-        event = TokenEvent(text)
+    def _stream_event(self, event: Event) -> Event:
+        """An event for the consumer, which `on_event` sees too."""
         self._callback_sink.token_event(event)
         return event
 
@@ -355,7 +399,7 @@ class Session:
         attempt = self._attempt
         assert attempt is not None
         self._at_mark(attempt.tokens(state), text)
-        return [] if self.raw else [self._token_event(text)]
+        return [] if self.raw else [self._stream_event(TokenEvent(text))]
 
     def _complete_attempt(self, translator: Any) -> None:
         """The provider stream ended normally: final checks, or raise why it failed."""
@@ -567,14 +611,17 @@ class Session:
     def _enter_fallback(self, to_index: int, reason: str) -> None:
         self._fallback_started_at = time.monotonic()
         self._retry_started_at = None
+        known, self._known = self._known, None
         self.tel.emit(
             T.FALLBACK_START,
             from_index=to_index - 1,
             to_index=to_index,
+            # The next factory's model is known once it returns (FALLBACK_MODEL_SELECTED).
+            from_model=known.request_model if known is not None else None,
+            to_model=None,
             reason=reason,
             tokens_discarded=self._discarded,
         )
-        self.tel.emit(T.FALLBACK_MODEL_SELECTED, index=to_index)
 
     def _fail(self, error: BaseException, decision: RetryDecision) -> Event:
         state = self.state
@@ -658,7 +705,7 @@ class Session:
         if attempt.ended:
             return
         attempt.ended = True
-        self.checks.attempt_ended(error is None)
+        self.checks.attempt_ended(error is None, attempt.tokens(self.state))
         if not self.tel.enabled:
             return
         opened = attempt.opened
@@ -738,6 +785,8 @@ class Session:
             checkpoints_created=self.checks.checkpoints,
             resumed=state.resumed,
             attempts=state.attempt,
+            start_ts=self._started_ts,
+            end_ts=self._started_ts + (state.duration or 0.0),
         )
         tel.emit(T.SESSION_END, outcome=self.outcome, error=self.error)
 
@@ -752,6 +801,23 @@ class Session:
     def _ms_since_retry(self) -> int:
         start = self._retry_started_at
         return _ms(time.monotonic() - start) if start is not None else 0
+
+
+_PASSED_THROUGH = frozenset({EventType.DATA, EventType.PROGRESS, EventType.MESSAGE})
+
+
+_EVENT_TRANSLATORS = (EventChunks, AutoChunks)
+
+
+def _may_pass_events(translator: Translator) -> bool:
+    """Whether the stream may carry l0 `Event`s that have no text (data, progress,
+    message): a custom adapter's, a stream of events, or one not recognised yet."""
+    return type(translator.resolved) in _EVENT_TRANSLATORS
+
+
+def _passed_through(chunk: Any) -> bool:
+    """Whether `chunk` is an adapter's event that goes to the consumer as it is."""
+    return isinstance(chunk, Event) and chunk.type in _PASSED_THROUGH
 
 
 def _ms(seconds: float | None) -> int:

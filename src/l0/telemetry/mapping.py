@@ -315,6 +315,7 @@ def _violation(event: ObservabilityEvent, capture: bool) -> Attributes:
         rule_id="l0.guardrail.rule_id",
         passed="l0.guardrail.passed",
         phase="l0.guardrail.phase",
+        callback_id="l0.guardrail.callback_id",
     )(event, capture)
     violation = event.data.get("violation")
     if violation is None:
@@ -461,7 +462,12 @@ MAPPING: Final[Mapping[T, Rule]] = {
             m.TOKENS.name,
         ),
     ),
-    T.STREAM_INIT: Rule(Action.DETAIL, Target.ATTEMPT, "l0.stream.init"),
+    T.STREAM_INIT: Rule(
+        Action.DETAIL,
+        Target.ATTEMPT,
+        "l0.stream.init",
+        _fields(model=m.ATTR_REQUEST_MODEL, provider=m.ATTR_PROVIDER_NAME),
+    ),
     T.STREAM_READY: Rule(
         Action.ATTRIBUTES,
         Target.ATTEMPT,
@@ -480,7 +486,7 @@ MAPPING: Final[Mapping[T, Rule]] = {
         Action.DETAIL,
         Target.ATTEMPT,
         "l0.adapter.wrap_start",
-        _fields(stream_type="l0.stream.type"),
+        _fields(stream_type="l0.stream.type", adapter_id="l0.adapter"),
     ),
     T.ADAPTER_DETECTED: Rule(
         Action.ATTRIBUTES, Target.ATTEMPT, attributes=_fields(adapter_id="l0.adapter")
@@ -553,13 +559,17 @@ MAPPING: Final[Mapping[T, Rule]] = {
         _fields(
             from_index="l0.fallback.from_index",
             to_index=m.ATTR_FALLBACK_INDEX,
+            from_model="l0.fallback.from_model",
+            to_model="l0.fallback.to_model",
             reason="l0.fallback.reason",
         ),
         metrics=(m.FALLBACKS.name, m.TOKENS_WASTED.name),
         breadcrumb=Crumb("l0.fallback", "warning"),
     ),
     T.FALLBACK_MODEL_SELECTED: Rule(
-        Action.ATTRIBUTES, Target.SESSION, attributes=_fields(index=m.ATTR_FALLBACK_INDEX)
+        Action.ATTRIBUTES,
+        Target.SESSION,
+        attributes=_fields(index=m.ATTR_FALLBACK_INDEX, model="l0.fallback.model"),
     ),
     T.FALLBACK_END: Rule(
         Action.EVENT,
@@ -582,7 +592,11 @@ MAPPING: Final[Mapping[T, Rule]] = {
         Action.DETAIL,
         Target.ATTEMPT,
         "l0.guardrail.rule_start",
-        _fields(index="l0.guardrail.index", rule_id="l0.guardrail.rule_id"),
+        _fields(
+            index="l0.guardrail.index",
+            rule_id="l0.guardrail.rule_id",
+            callback_id="l0.guardrail.callback_id",
+        ),
         summary="l0.guardrail.rule_checks",
     ),
     T.GUARDRAIL_RULE_RESULT: Rule(
@@ -602,6 +616,7 @@ MAPPING: Final[Mapping[T, Rule]] = {
         _fields(
             index="l0.guardrail.index",
             rule_id="l0.guardrail.rule_id",
+            callback_id="l0.guardrail.callback_id",
             passed="l0.guardrail.passed",
             duration_ms="l0.duration_ms",
         ),
@@ -813,6 +828,75 @@ MAPPING: Final[Mapping[T, Rule]] = {
             content_length="l0.content.length",
         ),
         breadcrumb=Crumb("l0.abort"),
+    ),
+    # -- continuation ----------------------------------------------------------------
+    T.CONTINUATION_START: Rule(
+        Action.EVENT,
+        Target.ATTEMPT,
+        "l0.continuation",
+        _fields(
+            checkpoint_length="l0.checkpoint.length",
+            token_count="l0.checkpoint.token_count",
+            prompt_passed="l0.continuation.prompt_passed",
+        ),
+    ),
+    # -- structured output (l0.structured: once per attempt, at its completion check) -
+    T.STRUCTURED_PARSE_START: Rule(
+        Action.DETAIL,
+        Target.ATTEMPT,
+        "l0.structured.parse_start",
+        _fields(content_length="l0.content.length"),
+    ),
+    T.STRUCTURED_PARSE_END: Rule(
+        Action.ATTRIBUTES,
+        Target.ATTEMPT,
+        attributes=_fields(
+            success="l0.structured.parsed", duration_ms="l0.structured.parse_duration_ms"
+        ),
+    ),
+    T.STRUCTURED_PARSE_ERROR: Rule(
+        Action.EVENT,
+        Target.ATTEMPT,
+        "l0.structured.parse_error",
+        _merge(_error, _content("error", "l0.structured.error")),
+        breadcrumb=Crumb("l0.structured", "warning"),
+    ),
+    T.STRUCTURED_VALIDATION_START: Rule(
+        Action.DETAIL,
+        Target.ATTEMPT,
+        "l0.structured.validation_start",
+        _fields(schema_name="l0.structured.schema"),
+    ),
+    T.STRUCTURED_VALIDATION_END: Rule(
+        Action.ATTRIBUTES,
+        Target.ATTEMPT,
+        attributes=_fields(
+            valid="l0.structured.valid", duration_ms="l0.structured.validation_duration_ms"
+        ),
+    ),
+    T.STRUCTURED_VALIDATION_ERROR: Rule(
+        Action.EVENT,
+        Target.ATTEMPT,
+        "l0.structured.validation_error",
+        _fields(schema_name="l0.structured.schema", error_count="l0.structured.error_count"),
+        breadcrumb=Crumb("l0.structured", "warning"),
+    ),
+    T.STRUCTURED_AUTO_CORRECT_START: Rule(
+        Action.DETAIL,
+        Target.ATTEMPT,
+        "l0.structured.auto_correct_start",
+        _fields(error_count="l0.structured.error_count"),
+    ),
+    T.STRUCTURED_AUTO_CORRECT_END: Rule(
+        Action.EVENT,
+        Target.ATTEMPT,
+        "l0.structured.auto_correct",
+        _fields(
+            success="l0.structured.auto_correct.success",
+            corrections_made="l0.structured.auto_correct.corrections",
+            duration_ms="l0.duration_ms",
+        ),
+        breadcrumb=Crumb("l0.structured"),
     ),
     # -- multi-stream operations -----------------------------------------------------
     T.MULTI_START: Rule(
