@@ -1,29 +1,22 @@
-"""Multi-stream tests: real clients against the fault server, spans through the real SDK.
+"""Multi-stream tests: real clients against the fault server.
 
-The OpenTelemetry fixtures are the telemetry tests' own (the global providers can be set
-once per process); the client keeps no idle connection, so every connection the fault
-server still holds is a stream someone did not close.
+The client keeps no idle connection, so every connection the fault server still holds is
+a stream someone did not close. What races and hedges leave in telemetry is tested in
+tests/telemetry/test_multi_spans.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "telemetry"))
-
 from l0.multi._ttft import history
 from l0.testing import FaultServer, Reply
 from runtime.conftest import MESSAGES, make_client
-from telemetry.conftest import otel, otel_global
-
-__all__ = ["otel", "otel_global"]
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""Race and hedge traces and metrics, through the real OpenTelemetry SDK (DESIGN §4, §5)."""
+"""Race and hedge traces and metrics, through the real OpenTelemetry SDK (DESIGN §4, §5).
+
+The behaviour of `l0.race` and hedged runs is tested in tests/multi; here, what they leave
+in telemetry.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,10 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
-from telemetry_support import OTel
+from telemetry_support import OTel, factory
 
 import l0
 from l0.testing import FaultServer, Reply
-from runtime.conftest import opener
 
 STALL = 30.0
 
@@ -33,7 +36,7 @@ async def test_a_race_is_a_parent_span_of_its_sessions(
     tracer = otel.tracer_provider.get_tracer("test")
 
     with tracer.start_as_current_span("caller") as caller:
-        await l0.race([opener(client, m) for m in "abc"])
+        await l0.race([factory(client, m) for m in "abc"])
         assert trace.get_current_span() is caller  # nothing left attached
 
     race = otel.one("l0.race")
@@ -72,7 +75,7 @@ async def test_a_failed_race_records_its_error(
 ) -> None:
     fault_server.enqueue(Reply(status=400), Reply(status=400), model="a")
     with pytest.raises(l0.L0Error):
-        await l0.race([opener(client, "a"), opener(client, "a")])
+        await l0.race([factory(client, "a"), factory(client, "a")])
 
     race = otel.one("l0.race")
     assert race.status.status_code is StatusCode.ERROR
@@ -89,7 +92,7 @@ async def test_a_hedge_is_a_parent_span_of_both_sessions(
     fault_server.enqueue(
         Reply(text="stalled", stall_before_first=STALL), Reply(text="hedge wins"), model="m"
     )
-    result = await l0.run(opener(client, "m"), hedge=l0.Hedge(after=0.01))
+    result = await l0.run(factory(client, "m"), hedge=l0.Hedge(after=0.01))
     assert await result.read() == "hedge wins"
 
     hedge = otel.one("l0.hedge")
