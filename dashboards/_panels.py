@@ -3,6 +3,9 @@
 Every PromQL expression is built from `l0.telemetry.metric_names`, so a renamed metric is a
 change in one place. Conventions:
 
+- Every l0 query selects `otel_scope_name="l0"` (`SCOPE`, part of `SERVICE`): another
+  GenAI instrumentation in the same process records the same `gen_ai.*` names, and without
+  the filter its series would add to l0's.
 - `$service` selects the Prometheus `job` label. Via the shipped Collector (`prometheus`
   exporter scraped with `honor_labels: true`) `job` is the OTel `service.name`; when
   Prometheus scrapes `PrometheusMetricReader` directly, `job` is the scrape job name, so
@@ -41,7 +44,12 @@ DASHBOARD_TAG = "l0"
 
 # --- PromQL ----------------------------------------------------------------------------------
 
-SERVICE = f'{mn.PROM_LABEL_JOB}="$service"'
+SCOPE = f'{mn.PROM_LABEL_SCOPE_NAME}="{mn.METER_NAME}"'
+"""l0's own series only: its instrumentation scope (the meter's name)."""
+SERVICE = f'{mn.PROM_LABEL_JOB}="$service", {SCOPE}'
+RECORDED_SERVICE = f'{mn.PROM_LABEL_JOB}="$service"'
+"""The `$service` filter of recorded series (the SLO rules), which have no scope label: the
+rules select l0's scope themselves."""
 GENAI = ", ".join(
     (
         SERVICE,
@@ -284,7 +292,7 @@ def variables() -> list[Any]:
             "the scrape job name when Prometheus scrapes the application directly."
         )
         .datasource(PROMETHEUS_DS)
-        .query(f"label_values({mn.SESSIONS.prometheus_name}, {mn.PROM_LABEL_JOB})")
+        .query(f"label_values({mn.SESSIONS.prometheus_name}{{{SCOPE}}}, {mn.PROM_LABEL_JOB})")
         .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dash_m.VariableSort.ALPHABETICAL_ASC),
         _any_of(

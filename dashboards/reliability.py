@@ -1,13 +1,16 @@
-"""l0 / Reliability: retries, fallbacks, timeouts, guardrails, drift, checkpoints."""
+"""l0 / Reliability: SLOs, retries, fallbacks, timeouts, guardrails, drift, checkpoints, waste."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from slo import rules as slo
+
 from l0.telemetry import metric_names as mn
 
 from ._panels import (
     ERRORS_IN_JAEGER,
+    RECORDED_SERVICE,
     Board,
     Query,
     field_label,
@@ -31,6 +34,13 @@ RULE = label(mn.ATTR_GUARDRAIL_RULE)
 SEVERITY = label(mn.ATTR_GUARDRAIL_SEVERITY)
 DRIFT_TYPE = label(mn.ATTR_DRIFT_TYPE)
 MODEL = label(mn.ATTR_REQUEST_MODEL)
+WASTE_REASON = label(mn.ATTR_WASTE_REASON)
+SLO = "{{slo}}"
+
+
+def _recorded(name: str) -> str:
+    return f"{name}{{{RECORDED_SERVICE}}}"
+
 
 RETRIED_IN_JAEGER = jaeger_link(
     "Retried attempts in Jaeger", {"l0.is_retry": "true"}, operation=None
@@ -68,6 +78,42 @@ def build() -> dict[str, Any]:
             )
             for title, spec, color in totals
         )
+    )
+    board.row("SLOs (rules: collector/l0-slo-rules.yaml, from slo/objectives.yaml)").add(
+        timeseries_panel(
+            "SLIs vs objective (1h)",
+            "Good share of each SLO over the last hour (sessions that ended OK; first chunks "
+            "in time; tokens not wasted) against its objective. Recorded by the SLO rules, "
+            "which Prometheus must load.",
+            [
+                Query(f"1 - {_recorded(slo.error_ratio_record('1h'))}", SLO),
+                Query(slo.OBJECTIVE + '{slo!=""}', f"{SLO} objective"),
+            ],
+            "percentunit",
+            width=10,
+        ),
+        stat_panel(
+            "Error budget left (30d)",
+            "Share of each SLO's error budget for the period that is not spent yet; below 0 "
+            "the objective is missed.",
+            Query(_recorded(slo.BUDGET_REMAINING), SLO),
+            "percentunit",
+            thresholds=((None, "red"), (0, "orange"), (0.25, "green")),
+            width=6,
+            height=8,
+        ),
+        timeseries_panel(
+            "Burn rate (1h, 6h)",
+            "How fast each SLO spends its error budget: 1 uses it up exactly in the period. "
+            "The page alerts fire above 14.4 (1h and 5m) and 6 (6h and 30m), the ticket "
+            "above 1 (3d and 6h).",
+            [
+                Query(_recorded(slo.burn_rate_record("1h")), f"{SLO} 1h"),
+                Query(_recorded(slo.burn_rate_record("6h")), f"{SLO} 6h"),
+            ],
+            "short",
+            width=8,
+        ),
     )
     board.row("Retries").add(
         timeseries_panel(
@@ -194,6 +240,28 @@ def build() -> dict[str, Any]:
             "Resumes per retry",
             "Share of retries that continued from a checkpoint instead of starting over.",
             [Query(ratio(rate(mn.RESUMES), rate(mn.RETRIES)), "resumes per retry")],
+            "percentunit",
+        ),
+    )
+    board.row("Cost of reliability").add(
+        timeseries_panel(
+            "Wasted tokens/s by reason",
+            "l0.tokens.wasted: tokens delivered and then dropped by a retry or a fallback "
+            "(everything after the last checkpoint), by l0.waste.reason.",
+            [Query(rate(mn.TOKENS_WASTED, WASTE_REASON), _legend(WASTE_REASON), exemplar=True)],
+            "short",
+            stacked=True,
+            links=[RETRIED_IN_JAEGER],
+        ),
+        timeseries_panel(
+            "Wasted share of delivered tokens by model",
+            "l0.tokens.wasted over l0.tokens, by the model that delivered them.",
+            [
+                Query(
+                    ratio(rate(mn.TOKENS_WASTED, MODEL), rate(mn.TOKENS, MODEL)),
+                    _legend(MODEL),
+                )
+            ],
             "percentunit",
         ),
     )

@@ -25,6 +25,9 @@ for _path in (ROOT, ROOT / "src"):
         sys.path.append(str(_path))
 
 from dashboards import build  # noqa: E402
+from slo import build as slo_build  # noqa: E402
+from slo import rules as slo_rules  # noqa: E402
+from slo import spec as slo_spec  # noqa: E402
 
 from l0.telemetry import metric_names as mn  # noqa: E402
 
@@ -130,6 +133,18 @@ def test_prometheus_scrapes_the_collector_exporter() -> None:
     (job,) = [j for j in prometheus["scrape_configs"] if j["job_name"] == "otel-collector"]
     assert job["honor_labels"] is True  # keep job = service.name from the exporter
     assert job["static_configs"][0]["targets"] == [f"otel-collector:{port}"]
+
+
+def test_prometheus_and_compose_load_the_slo_rules() -> None:
+    prometheus = _load("prometheus.yaml")
+    (rule_file,) = prometheus["rule_files"]
+    assert (COLLECTOR / rule_file).resolve() == slo_build.RULES_PATH
+    config_flag = next(
+        c for c in COMPOSE["services"]["prometheus"]["command"] if c.startswith("--config.file=")
+    )
+    in_container = Path(config_flag.split("=", 1)[1]).parent / rule_file
+    mounts = COMPOSE["services"]["prometheus"]["volumes"]
+    assert f"./{slo_build.RULES_PATH.name}:{in_container}:ro" in mounts
 
 
 def test_prometheus_config_is_valid() -> None:
@@ -299,8 +314,18 @@ def _metric_names(expr: str) -> set[str]:
     return names - PROMQL_WORDS
 
 
+RECORDED = {
+    rule["record"]
+    for group in slo_rules.groups(slo_spec.load())
+    for rule in group["rules"]
+    if "record" in rule
+}
+
+
 def test_dashboards_query_only_names_prometheus_sees() -> None:
-    known = {s for spec in mn.ALL_METRICS for s in spec.prometheus_series} | {mn.PROM_TARGET_INFO}
+    """Contract series, and the series the SLO rules record (the SLO row)."""
+    known = {s for spec in mn.ALL_METRICS for s in spec.prometheus_series}
+    known |= {mn.PROM_TARGET_INFO} | RECORDED
     used: set[str] = set()
     for uid, board in build.committed().items():
         for panel, target in build.iter_targets(board):

@@ -69,8 +69,33 @@ def test_required_boards_and_panels() -> None:
         "Guardrail violations/s by rule",
         "Drift detections/s by type",
         "Checkpoints and resumes/s",
+        "SLIs vs objective (1h)",
+        "Error budget left (30d)",
+        "Burn rate (1h, 6h)",
+        "Wasted tokens/s by reason",
+        "Wasted share of delivered tokens by model",
     ):
         assert needle in titles["l0-reliability"]
+
+
+SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}")
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_every_l0_query_is_limited_to_l0s_scope(uid: str) -> None:
+    """Another GenAI instrumentation in the process records the same gen_ai names: every
+    selector of a contract series keeps to l0's scope (recorded SLO series are scoped by
+    their rules)."""
+    board = BOARDS[uid]
+    queries = [t["expr"] for _, t in build.iter_targets(board)]
+    queries += [v["query"] for v in board["templating"]["list"] if v["type"] == "query"]
+    selected = 0
+    for query in queries:
+        for name, matchers in SELECTOR.findall(query):
+            if name.startswith(("l0_", "gen_ai_")):
+                assert _panels.SCOPE in matchers, f"{name} in {query!r} is not scoped"
+                selected += 1
+    assert selected
 
 
 @pytest.mark.parametrize("uid", sorted(BOARDS))
@@ -123,7 +148,9 @@ def test_dashboard_provider_path_matches_compose_mount() -> None:
 def test_template_variables(uid: str) -> None:
     variables = {v["name"]: v for v in BOARDS[uid]["templating"]["list"]}
     assert {"datasource", "service", "provider", "model", "jaeger_url"} <= set(variables)
-    assert variables["service"]["query"] == "label_values(l0_sessions_total, job)"
+    assert variables["service"]["query"] == (
+        'label_values(l0_sessions_total{otel_scope_name="l0"}, job)'
+    )
     for name in ("provider", "model"):
         assert variables[name]["includeAll"] and variables[name]["allValue"] == ".*"
     for name in ("service", "provider", "model"):

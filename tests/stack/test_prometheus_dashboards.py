@@ -15,19 +15,16 @@ would, goes to `/api/v1/query` and must return at least one finite sample.
 from __future__ import annotations
 
 import os
-import queue
 import re
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import prometheus_harness as ph
 import pytest
+from workload_process import Workload
 
 ROOT = Path(__file__).resolve().parents[2]
 for _path in (ROOT, ROOT / "src"):
@@ -35,12 +32,12 @@ for _path in (ROOT, ROOT / "src"):
         sys.path.append(str(_path))
 
 from dashboards import build  # noqa: E402
+from slo import build as slo_build  # noqa: E402
 
 from l0.telemetry import metric_names as mn  # noqa: E402
 
 pytestmark = pytest.mark.prometheus
 
-WORKLOAD = Path(__file__).resolve().parent / "workload.py"
 WORKLOAD_MODE_ENV = "L0_WORKLOAD_MODE"
 # The l0 runtime and its OTel metrics sink are not in the tree yet, so the workload records
 # the metric contract directly. Flip to "real" once `l0.run` + the sink land.
@@ -96,105 +93,14 @@ def _query_variables() -> list[Any]:
 # --- The workload process -----------------------------------------------------------------------
 
 
-@dataclass
-class Workload:
-    process: subprocess.Popen[str]
-    stderr_path: Path
-    lines: queue.Queue[str] = field(default_factory=queue.Queue)
-    port: int = 0
-
-    def start_reader(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-
-        def read(stream: IO[str]) -> None:
-            for line in stream:
-                self.lines.put(line.strip())
-            self.lines.put("<eof>")
-
-        threading.Thread(target=read, args=(stdout,), daemon=True).start()
-
-    def wait_for(self, prefix: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"workload printed no {prefix!r} in {timeout:.0f}s{self.tail()}")
-            try:
-                line = self.lines.get(timeout=min(remaining, 0.5))
-            except queue.Empty:
-                continue
-            if line == "<eof>":
-                code = self.process.wait(timeout=10)
-                raise RuntimeError(f"workload exited ({code}) before {prefix!r}{self.tail()}")
-            if line.startswith(prefix):
-                return line
-
-    def tail(self) -> str:
-        try:
-            text = self.stderr_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return f"\n--- workload stderr ---\n{text[-4000:]}"
-
-    def stop(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()  # --watch-stdin: the workload stops by itself
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def prometheus_binary() -> str:
-    binary = ph.find_prometheus()
-    if binary is None:
-        if ph.prometheus_required():
-            pytest.fail(f"{ph.REQUIRE_ENV}=1 but {ph.INSTALL_HINT}")
-        pytest.skip(ph.INSTALL_HINT)
-    return binary
-
-
 @pytest.fixture(scope="module")
 def workload(
     prometheus_binary: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Workload]:
-    mode = workload_mode()
-    tmp = tmp_path_factory.mktemp("workload")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    running = Workload.start(
+        tmp_path_factory.mktemp("workload"), f"--mode={workload_mode()}", f"--service={JOB}"
     )
-    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    stderr_path = tmp / "workload.stderr"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(WORKLOAD),
-                "--port=0",
-                f"--mode={mode}",
-                f"--service={JOB}",
-                "--watch-stdin",
-                "--max-runtime=600",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-    running = Workload(process, stderr_path)
-    running.start_reader()
     try:
-        running.port = int(running.wait_for("listening", timeout=60).split()[1])
         yield running
     finally:
         running.stop()
@@ -211,7 +117,13 @@ def stack(
     prometheus_binary: str, workload: Workload, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("prometheus")
-    prometheus = ph.Prometheus(prometheus_binary, tmp, {JOB: [f"127.0.0.1:{workload.port}"]})
+    # With the SLO rules loaded, as the shipped stack does: the SLO row queries their series.
+    prometheus = ph.Prometheus(
+        prometheus_binary,
+        tmp,
+        {JOB: [f"127.0.0.1:{workload.port}"]},
+        rule_files=[slo_build.RULES_PATH],
+    )
     prometheus.start()
     try:
         workload.wait_for("ready", timeout=180 if workload_mode() == "real" else 60)

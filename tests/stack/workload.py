@@ -13,6 +13,12 @@ It serves OpenTelemetry metrics through `PrometheusMetricReader` on 127.0.0.1:PO
 then keeps running sessions, so rates stay non-zero, until stdin closes, SIGTERM/SIGINT or
 `--max-runtime` seconds.
 
+`--rounds N` (real mode) runs a counted workload instead, for tests that compare ratios
+exactly: one round before the endpoint opens (so every series exists, with one round's
+counts, at the first scrape), then, after a `go` line on stdin (send it once Prometheus
+has scraped), exactly N more rounds; it prints `done` and serves the final counts until
+stopped. Every round gives the same outcomes, so every ratio is the same per round.
+
 Modes:
 - `real` (default): l0 sessions through the real `openai` client against l0's fault server
   with retries (429/503, connection resets), fallbacks, initial and inter-token timeouts,
@@ -66,6 +72,8 @@ class _Attempt:
     ttft: float | None = 0.2
     duration: float = 0.8
     output_tokens: int = 0
+    delivered: int = 0
+    """Tokens a failed attempt delivered before it failed (then dropped: wasted)."""
 
 
 @dataclass
@@ -132,8 +140,16 @@ class Synthetic:
             output_tokens=self.rng.randint(20, 600),
         )
 
-    def _failed(self, error_type: str, model: str = PRIMARY, ttft: float | None = None) -> _Attempt:
-        return _Attempt(model, error_type=error_type, ttft=ttft, duration=self.rng.uniform(0.01, 1))
+    def _failed(
+        self, error_type: str, model: str = PRIMARY, ttft: float | None = None, delivered: int = 0
+    ) -> _Attempt:
+        return _Attempt(
+            model,
+            error_type=error_type,
+            ttft=ttft,
+            duration=self.rng.uniform(0.01, 1),
+            delivered=delivered if ttft is not None else 0,
+        )
 
     def _clean(self) -> _Session:
         provider = self.rng.choice(["openai", "openai", "anthropic"])
@@ -155,7 +171,7 @@ class Synthetic:
 
     def _reset_and_resume(self) -> _Session:
         return _Session(
-            attempts=[self._failed("RemoteProtocolError", ttft=0.1), self._ok()],
+            attempts=[self._failed("RemoteProtocolError", ttft=0.1, delivered=40), self._ok()],
             retries=[("RemoteProtocolError", "network", False)],
             checkpoints=3,
             resumes=1,
@@ -181,7 +197,7 @@ class Synthetic:
     def _guardrail(self) -> _Session:
         rule = self.rng.choice(["zero_output", "repetition", "json"])
         return _Session(
-            attempts=[self._failed("guardrail_violation", ttft=0.1), self._ok()],
+            attempts=[self._failed("guardrail_violation", ttft=0.1, delivered=12), self._ok()],
             retries=[("guardrail_violation", "content", True)],
             violations=[(rule, "error")],
             checkpoints=1,
@@ -193,7 +209,7 @@ class Synthetic:
     def _drift(self) -> _Session:
         kind = self.rng.choice(["repetition", "tone_shift", "format_collapse"])
         return _Session(
-            attempts=[self._failed("drift_detected", ttft=0.1), self._ok()],
+            attempts=[self._failed("drift_detected", ttft=0.1, delivered=200), self._ok()],
             retries=[("drift_detected", "content", True)],
             drifts=[kind],
             checkpoints=2,
@@ -201,7 +217,10 @@ class Synthetic:
 
     def _fallback(self) -> _Session:
         return _Session(
-            attempts=[self._failed("AuthenticationError"), self._ok(FALLBACK_1)],
+            attempts=[
+                self._failed("APIConnectionError", ttft=0.1, delivered=25),
+                self._ok(FALLBACK_1),
+            ],
             fallbacks=[1],
             checkpoints=1,
         )
@@ -230,7 +249,7 @@ class Synthetic:
     def record(self, session: _Session) -> None:
         i = self.inst
         total = 0.0
-        for a in session.attempts:
+        for index, a in enumerate(session.attempts):
             attrs: dict[str, Any] = {
                 mn.ATTR_OPERATION_NAME: "chat",
                 mn.ATTR_PROVIDER_NAME: a.provider,
@@ -256,11 +275,13 @@ class Synthetic:
             i[mn.REASONING_OUTPUT_TOKENS.name].add(a.output_tokens // 4, counted)
             i[mn.OPERATION_INPUT_TOKENS.name].record(used, with_error)
             i[mn.OPERATION_OUTPUT_TOKENS.name].record(a.output_tokens, with_error)
-            if a.output_tokens:
-                i[mn.TOKENS.name].add(
-                    a.output_tokens,
-                    {mn.ATTR_PROVIDER_NAME: a.provider, mn.ATTR_REQUEST_MODEL: a.model},
-                )
+            model = {mn.ATTR_PROVIDER_NAME: a.provider, mn.ATTR_REQUEST_MODEL: a.model}
+            if a.output_tokens or a.delivered:
+                i[mn.TOKENS.name].add(a.output_tokens or a.delivered, model)
+            if a.delivered:  # dropped when the next attempt started over
+                after = session.attempts[index + 1].model
+                reason = "retry" if after == a.model else "fallback"
+                i[mn.TOKENS_WASTED.name].add(a.delivered, {mn.ATTR_WASTE_REASON: reason, **model})
         for reason, category, counts in session.retries:
             i[mn.RETRIES.name].add(
                 1,
@@ -361,6 +382,11 @@ def real_scenarios(reply: Any) -> list[Scenario]:
         Scenario("guardrail", {PRIMARY: [reply(text=REFUSAL), ok]}),
         Scenario("fallback", {PRIMARY: [reply(status=401)], FALLBACK_1: [ok]}, (FALLBACK_1,)),
         Scenario(
+            "refusing-primary",  # every attempt refuses: its tokens are wasted on the fallback
+            {PRIMARY: [reply(text=REFUSAL)] * 3, FALLBACK_1: [ok]},
+            (FALLBACK_1,),
+        ),
+        Scenario(
             "deep-fallback",
             {PRIMARY: [reply(status=401)], FALLBACK_1: [reply(status=403)], FALLBACK_2: [ok]},
             (FALLBACK_1, FALLBACK_2),
@@ -413,7 +439,14 @@ async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Sc
             await client.close()
 
 
-async def run_real(service: str, port: int, host: str, stop: asyncio.Event) -> None:
+async def run_real(
+    service: str,
+    port: int,
+    host: str,
+    stop: asyncio.Event,
+    rounds: int | None = None,
+    go: asyncio.Event | None = None,
+) -> None:
     import openai
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from prometheus_client import start_http_server
@@ -425,35 +458,61 @@ async def run_real(service: str, port: int, host: str, stop: asyncio.Event) -> N
     instrumentation = l0.instrument(
         service, exporter="none", metric_reader=PrometheusMetricReader(), events="all"
     )
-    server, _ = start_http_server(port, addr=host)
-    _say(f"listening {server.server_port}")
     scenarios = real_scenarios(Reply)
-    first = True
-    while first or not stop.is_set():
+
+    async def one_round(report: bool = False) -> None:
         outcomes = await asyncio.gather(
             *(run_real_session(l0, openai, FaultServer, s) for s in scenarios)
         )
-        if first:
+        if report:
             for scenario, outcome in zip(scenarios, outcomes, strict=True):
                 print(f"scenario {scenario.name}: {outcome}", file=sys.stderr, flush=True)
-            _say("ready")
-            first = False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.25)
+
+    if rounds is not None:
+        await one_round(report=True)
+    server, _ = start_http_server(port, addr=host)
+    _say(f"listening {server.server_port}")
+    if rounds is None:
+        await one_round(report=True)
+        _say("ready")
+        while not stop.is_set():
+            await one_round()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
+    else:
+        assert go is not None
+        _say("ready")
+        await _first(go, stop)
+        for _ in range(rounds if go.is_set() else 0):
+            await one_round()
+        _say("done")
+        await stop.wait()
     server.shutdown()
     instrumentation.shutdown()
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 # --- Entry point --------------------------------------------------------------------------------
 
 
-def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Stop when the parent closes our stdin (or dies), so no workload outlives its test."""
+def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, go: asyncio.Event) -> None:
+    """Stop when the parent closes our stdin (or dies), so no workload outlives its test;
+    a `go` line starts the counted rounds."""
 
     def watch() -> None:
         with contextlib.suppress(Exception):
-            while sys.stdin.readline():
-                pass
+            while line := sys.stdin.readline():
+                if line.strip() == "go":
+                    loop.call_soon_threadsafe(go.set)
         loop.call_soon_threadsafe(stop.set)
 
     threading.Thread(target=watch, daemon=True).start()
@@ -461,14 +520,16 @@ def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop, go = asyncio.Event(), asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if args.watch_stdin:
-        _watch_stdin(loop, stop)
+        _watch_stdin(loop, stop, go)
     loop.call_later(args.max_runtime, stop.set)
-    runner = run_synthetic if args.mode == "synthetic" else run_real
-    await runner(args.service, args.port, args.host, stop)
+    if args.mode == "synthetic":
+        await run_synthetic(args.service, args.port, args.host, stop)
+    else:
+        await run_real(args.service, args.port, args.host, stop, args.rounds, go)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -481,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
         "--synthetic", dest="mode", action="store_const", const="synthetic", help="--mode synthetic"
     )
     parser.add_argument("--max-runtime", type=float, default=600.0, help="seconds, then exit")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="real mode: a counted run (see above)"
+    )
     parser.add_argument(
         "--watch-stdin", action="store_true", help="exit when stdin reaches end of file"
     )
