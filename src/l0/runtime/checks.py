@@ -210,15 +210,16 @@ class ContentChecks:
 
     def _save_checkpoint(self) -> None:
         state = self.state
-        state.checkpoint_length = state.content_length
-        state.checkpoint_token_count = state.token_count
+        # The fields, not the properties: this runs at every checkpoint mark.
+        length = state._checkpoint_length = state.content_length
+        tokens = state._checkpoint_tokens = state.token_count
         self.checkpoints += 1
         if self._announce_checkpoints:
             self.tel.emit(
                 T.CHECKPOINT_SAVED,
-                checkpoint=state._prefix(state.checkpoint_length),
-                checkpoint_length=state.checkpoint_length,
-                token_count=state.checkpoint_token_count,
+                checkpoint=state._prefix(length),
+                checkpoint_length=length,
+                token_count=tokens,
             )
 
     def complete(self) -> None:
