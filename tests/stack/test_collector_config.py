@@ -41,16 +41,47 @@ def _load(name: str) -> dict[str, Any]:
 
 
 CONFIG = _load("otelcol-config.yaml")
+LOADBALANCER = _load("otelcol-loadbalancer.yaml")
+"""Tier 1 of the two-tier topology; tier 2 is CONFIG, scaled out."""
+CONFIGS = {"otelcol-config.yaml": CONFIG, "otelcol-loadbalancer.yaml": LOADBALANCER}
 COMPOSE = _load("docker-compose.yaml")
+
+PINNED = "0.145.0"
+# Every component type the shipped configs use, with its module in the otelcol-contrib
+# distribution of the pinned version (distributions/otelcol-contrib/manifest.yaml of
+# opentelemetry-collector-releases at v0.145.0, checked when the configs were written).
+# Since 0.144 the OTLP exporters are `otlp_grpc` and `otlp_http` (`otlp`, `otlphttp` are
+# deprecated aliases).
+CONTRIB_COMPONENTS = {
+    "extensions": {"health_check": "healthcheckextension"},
+    "receivers": {"otlp": "otlpreceiver"},
+    "processors": {
+        "memory_limiter": "memorylimiterprocessor",
+        "batch": "batchprocessor",
+        "tail_sampling": "tailsamplingprocessor",
+    },
+    "exporters": {
+        "otlp_grpc": "otlpexporter",
+        "otlp_http": "otlphttpexporter",
+        "prometheus": "prometheusexporter",
+        "loadbalancing": "loadbalancingexporter",
+    },
+    "connectors": {},
+}
 
 
 # --- Collector config ---------------------------------------------------------------------------
 
 
-def test_pipelines_reference_only_defined_components() -> None:
-    service = CONFIG["service"]
+def _configs() -> list[Any]:
+    return [pytest.param(config, id=name) for name, config in CONFIGS.items()]
+
+
+@pytest.mark.parametrize("config", _configs())
+def test_pipelines_reference_only_defined_components(config: dict[str, Any]) -> None:
+    service = config["service"]
     for extension in service.get("extensions", []):
-        assert extension in (CONFIG.get("extensions") or {}), f"extension {extension} undefined"
+        assert extension in (config.get("extensions") or {}), f"extension {extension} undefined"
     assert service["pipelines"], "no pipelines"
     for name, pipeline in service["pipelines"].items():
         signal = name.split("/")[0]
@@ -58,26 +89,79 @@ def test_pipelines_reference_only_defined_components() -> None:
         assert pipeline.get("receivers") and pipeline.get("exporters"), name
         for kind in ("receivers", "processors", "exporters"):
             for component in pipeline.get(kind, []):
-                defined = set(CONFIG.get(kind) or {}) | set(CONFIG.get("connectors") or {})
+                defined = set(config.get(kind) or {}) | set(config.get("connectors") or {})
                 assert component in defined, f"{name}: {kind[:-1]} {component} is not defined"
 
 
-def test_every_defined_component_is_used() -> None:
-    service = CONFIG["service"]
+@pytest.mark.parametrize("config", _configs())
+def test_every_defined_component_is_used(config: dict[str, Any]) -> None:
+    service = config["service"]
     used = {kind: set() for kind in KINDS}
     for pipeline in service["pipelines"].values():
         for kind in ("receivers", "processors", "exporters"):
             used[kind] |= set(pipeline.get(kind, []))
     for kind in ("receivers", "processors", "exporters"):
-        assert set(CONFIG.get(kind) or {}) == used[kind], kind
-    assert set(CONFIG.get("extensions") or {}) == set(service.get("extensions", []))
+        assert set(config.get(kind) or {}) == used[kind], kind
+    assert set(config.get("extensions") or {}) == set(service.get("extensions", []))
 
 
-def test_component_ids_are_well_formed() -> None:
+@pytest.mark.parametrize("config", _configs())
+def test_component_ids_are_well_formed(config: dict[str, Any]) -> None:
     ident = re.compile(r"^[a-z][a-z0-9_]*(/[A-Za-z0-9_.-]+)?$")
     for kind in (*KINDS, "extensions"):
-        for component in CONFIG.get(kind) or {}:
+        for component in config.get(kind) or {}:
             assert ident.match(component), f"{kind}: {component}"
+
+
+@pytest.mark.parametrize("config", _configs())
+def test_every_component_is_in_the_pinned_contrib_distribution(config: dict[str, Any]) -> None:
+    assert COMPOSE["services"]["otel-collector"]["image"].endswith(f"-contrib:{PINNED}")
+    for kind in (*KINDS, "extensions"):
+        for component in config.get(kind) or {}:
+            component_type = component.split("/")[0]
+            assert component_type in CONTRIB_COMPONENTS[kind], (
+                f"{kind[:-1]} {component_type} is not in otelcol-contrib {PINNED}"
+            )
+
+
+def _listeners(config: dict[str, Any]) -> list[str]:
+    """host:port of every server a config opens (receivers, extensions, pull exporters)."""
+    found = [e["endpoint"] for e in (config.get("extensions") or {}).values() if e]
+    for receiver in (config.get("receivers") or {}).values():
+        found += [p["endpoint"] for p in (receiver.get("protocols") or {}).values()]
+    exporters = config.get("exporters") or {}
+    found += [e["endpoint"] for n, e in exporters.items() if n.split("/")[0] == "prometheus"]
+    return found
+
+
+@pytest.mark.parametrize("config", _configs())
+def test_ports_do_not_clash(config: dict[str, Any]) -> None:
+    ports = [endpoint.rsplit(":", 1)[1] for endpoint in _listeners(config)]
+    assert ports and len(ports) == len(set(ports)), ports
+
+
+def test_two_tier_routes_traces_by_trace_id_to_the_sampling_tier() -> None:
+    pipelines = LOADBALANCER["service"]["pipelines"]
+    traces, metrics = pipelines["traces"], pipelines["metrics"]
+    assert traces["exporters"] == ["loadbalancing"]
+    # Stateless: nothing in tier 1 holds traces back or decides on them.
+    assert "tail_sampling" not in LOADBALANCER.get("processors", {})
+    assert traces["processors"] == ["memory_limiter"]
+    balancing = LOADBALANCER["exporters"]["loadbalancing"]
+    assert balancing["routing_key"] == "traceID"
+    assert set(balancing["protocol"]) == {"otlp"}
+    (resolver,) = balancing["resolver"].values()
+    # Tier 2 is otelcol-config.yaml: the resolved replicas take OTLP gRPC on its port, and
+    # tail-sample there.
+    sampler_grpc = CONFIG["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+    assert str(resolver["port"]) == sampler_grpc.rsplit(":", 1)[1]
+    assert "tail_sampling" in CONFIG["service"]["pipelines"]["traces"]["processors"]
+    # Metrics need no routing: tier 1 sends them on over OTLP, scope labels intact.
+    assert metrics["exporters"] == ["otlp_http/metrics"]
+    assert metrics["processors"][0] == "memory_limiter"
+    assert LOADBALANCER["exporters"]["otlp_http/metrics"]["endpoint"].startswith("${env:")
+    # Tier 1 takes what the applications send, on the ports they know.
+    assert _listeners(LOADBALANCER)[1:] == _listeners(CONFIG)[1:3]
 
 
 def test_pipeline_shape() -> None:
