@@ -19,7 +19,7 @@ EXTRAS := openai,litellm,otel,prometheus,sentry
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint bench dashboards clean
+.PHONY: demo test lint bench dashboards slo clean
 
 .tools/uv-$(UV_VERSION)/bin/uv:
 	$(PYTHON) -m venv .tools/uv-$(UV_VERSION)
@@ -56,6 +56,9 @@ bench: $(STAMP)
 
 dashboards: $(STAMP)
 	$(BIN)/python -m dashboards.build
+
+slo: $(STAMP)
+	$(BIN)/python -m slo.build
 
 clean:
 	rm -rf .venv .venv-* .tools dist .pytest_cache .mypy_cache .ruff_cache
