@@ -47,8 +47,8 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks dashboards
-	$(BIN)/ruff format --check src tests benchmarks dashboards
+	$(BIN)/ruff check src tests benchmarks dashboards slo
+	$(BIN)/ruff format --check src tests benchmarks dashboards slo
 	$(BIN)/mypy --strict src/l0
 
 bench: $(STAMP)
