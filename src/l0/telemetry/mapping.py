@@ -363,6 +363,9 @@ def _multi_end(event: ObservabilityEvent, capture: bool) -> Attributes:
         winner_index="l0.multi.winner_index",
         cancelled_count="l0.multi.cancelled_count",
         hedges="l0.hedge.count",
+        success_count="l0.multi.success_count",
+        failed_count="l0.multi.failed_count",
+        output_stage="l0.pipe.stage.name",
     )(event, capture)
     return out | _error(event, capture)
 
@@ -907,6 +910,10 @@ MAPPING: Final[Mapping[T, Rule]] = {
             kind=m.ATTR_MULTI_KIND,
             task_count="l0.multi.task_count",
             max_hedges="l0.hedge.max",
+            concurrency="l0.multi.concurrency",
+            fail_fast="l0.multi.fail_fast",
+            strategy=m.ATTR_CONSENSUS_STRATEGY,
+            stages="l0.pipe.stages",
         ),
         breadcrumb=Crumb("l0.multi"),
     ),
@@ -943,6 +950,32 @@ MAPPING: Final[Mapping[T, Rule]] = {
         metrics=(m.STREAMS_CANCELLED.name, m.TOKENS_WASTED.name),
         breadcrumb=Crumb("l0.multi"),
     ),
+    T.CONSENSUS_RESULT: Rule(
+        Action.EVENT,
+        Target.MULTI,
+        "l0.consensus.result",
+        _fields(
+            strategy=m.ATTR_CONSENSUS_STRATEGY,
+            status="l0.consensus.status",
+            agreement="l0.consensus.agreement",
+            agreeing="l0.consensus.agreeing",
+            disagreed_fields="l0.consensus.disagreed_fields",
+        ),
+        metrics=(m.CONSENSUS_AGREEMENT.name,),
+        breadcrumb=Crumb("l0.multi"),
+    ),
+    T.PIPE_STAGE_END: Rule(
+        Action.EVENT,
+        Target.MULTI,
+        "l0.pipe.stage",
+        _fields(
+            index="l0.multi.index",
+            stage="l0.pipe.stage.name",
+            outcome=m.ATTR_OUTCOME,
+            child_session_id="l0.session.id",
+        ),
+        breadcrumb=Crumb("l0.multi"),
+    ),
     T.MULTI_END: Rule(
         Action.END_SPAN,
         Target.MULTI,
@@ -960,7 +993,7 @@ def _describe(rule: Rule) -> str:
     if rule.action is Action.START_SPAN:
         text = f"starts {target}"
         if rule.target is Target.MULTI:
-            text += " (`l0.race`, `l0.hedge`), the parent of its child sessions"
+            text += " (`l0.race`, `l0.hedge`, `l0.parallel`...), the parent of its child sessions"
         if rule.announce:
             text += f" + event `{rule.announce}` on `l0.session`"
         return text

@@ -21,7 +21,9 @@ from typing import Final, Literal
 
 __all__ = [
     "ACTIVE_SESSIONS",
+    "AGREEMENT_BUCKETS",
     "ALL_METRICS",
+    "ATTR_CONSENSUS_STRATEGY",
     "ATTR_DRIFT_TYPE",
     "ATTR_ERROR_CATEGORY",
     "ATTR_ERROR_TYPE",
@@ -43,6 +45,8 @@ __all__ = [
     "ATTR_WASTE_REASON",
     "CACHE_READ_INPUT_TOKENS",
     "CHECKPOINTS",
+    "CONSENSUS_AGREEMENT",
+    "CONSENSUS_STRATEGIES",
     "DRIFT_DETECTIONS",
     "DURATION_BUCKETS",
     "FALLBACKS",
@@ -134,6 +138,23 @@ TOKEN_BUCKETS: Final[tuple[float, ...]] = (
 )
 """GenAI semconv advice for `gen_ai.client.inference.operation.{input,output}_tokens`."""
 
+AGREEMENT_BUCKETS: Final[tuple[float, ...]] = (
+    0.1,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    0.95,
+    0.99,
+    1.0,
+)
+"""`l0.consensus.agreement` (a share, 0-1): fine near 1, where a drift from full agreement
+starts, and a bucket boundary at 0.5, the majority line."""
+
 # --- Attribute names (OpenTelemetry) --------------------------------------------------------
 
 ATTR_OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -156,13 +177,16 @@ ATTR_GUARDRAIL_SEVERITY: Final = "l0.guardrail.severity"
 ATTR_DRIFT_TYPE: Final = "l0.drift.type"
 ATTR_MULTI_KIND: Final = "l0.multi.kind"
 ATTR_WASTE_REASON: Final = "l0.waste.reason"
+ATTR_CONSENSUS_STRATEGY: Final = "l0.consensus.strategy"
 
 OUTCOMES: Final[tuple[str, ...]] = ("success", "error", "aborted")
 """Values of `l0.outcome`."""
 TIMEOUT_TYPES: Final[tuple[str, ...]] = ("initial", "inter")
 """Values of `l0.timeout.type`."""
-MULTI_KINDS: Final[tuple[str, ...]] = ("race", "hedge", "parallel")
+MULTI_KINDS: Final[tuple[str, ...]] = ("race", "hedge", "parallel", "consensus", "pipe")
 """Values of `l0.multi.kind`: the multi-stream operation (`l0.race`, a hedged `l0.run`...)."""
+CONSENSUS_STRATEGIES: Final[tuple[str, ...]] = ("majority", "unanimous", "best", "weighted")
+"""Values of `l0.consensus.strategy`."""
 WASTE_REASONS: Final[tuple[str, ...]] = (
     "retry",
     "fallback",
@@ -449,6 +473,16 @@ MULTI_WINS: Final = MetricSpec(
     attributes=(ATTR_MULTI_KIND, ATTR_PROVIDER_NAME, ATTR_REQUEST_MODEL),
     prometheus_name="l0_multi_wins_total",
 )
+CONSENSUS_AGREEMENT: Final = MetricSpec(
+    name="l0.consensus.agreement",
+    kind="histogram",
+    unit="1",
+    description="Agreement of each l0.consensus (0-1): the share of the tasks' weight behind "
+    "the consensus output, by strategy.",
+    attributes=(ATTR_CONSENSUS_STRATEGY,),
+    prometheus_name="l0_consensus_agreement",
+    buckets=AGREEMENT_BUCKETS,
+)
 
 ALL_METRICS: Final[tuple[MetricSpec, ...]] = (
     INFERENCE_DURATION,
@@ -475,6 +509,7 @@ ALL_METRICS: Final[tuple[MetricSpec, ...]] = (
     HEDGES,
     STREAMS_CANCELLED,
     MULTI_WINS,
+    CONSENSUS_AGREEMENT,
 )
 
 _BY_NAME: Final[dict[str, MetricSpec]] = {m.name: m for m in ALL_METRICS}

@@ -257,6 +257,11 @@ class SessionMetrics:
         child = session_attempt_info(e.data.get("state")) or AttemptInfo()
         self._wasted(str(e.data.get("reason")), e, ctx, child)
 
+    def _consensus(self, e: ObservabilityEvent, ctx: Context | None, _: AttemptInfo) -> None:
+        attrs: Attributes = {m.ATTR_CONSENSUS_STRATEGY: str(e.data.get("strategy"))}
+        histogram = self._i.histograms[m.CONSENSUS_AGREEMENT.name]
+        histogram.record(float(e.data["agreement"]), attrs, context=ctx)
+
 
 _HANDLERS: dict[T, Handler] = {
     T.SESSION_START: SessionMetrics._session_start,
@@ -273,6 +278,7 @@ _HANDLERS: dict[T, Handler] = {
     T.HEDGE_START: SessionMetrics._hedge,
     T.MULTI_WINNER: SessionMetrics._winner,
     T.STREAM_CANCELLED: SessionMetrics._cancelled,
+    T.CONSENSUS_RESULT: SessionMetrics._consensus,
 }
 
 
