@@ -1,4 +1,5 @@
-"""l0 / Reliability: SLOs, retries, fallbacks, timeouts, guardrails, drift, checkpoints, waste."""
+"""l0 / Reliability: SLOs, retries, fallbacks, timeouts, guardrails, drift, checkpoints, waste,
+races and hedges."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ SEVERITY = label(mn.ATTR_GUARDRAIL_SEVERITY)
 DRIFT_TYPE = label(mn.ATTR_DRIFT_TYPE)
 MODEL = label(mn.ATTR_REQUEST_MODEL)
 WASTE_REASON = label(mn.ATTR_WASTE_REASON)
+MULTI_KIND = label(mn.ATTR_MULTI_KIND)
+LOSER_WASTE = (
+    f'{WASTE_REASON}=~"{"|".join(r for r in mn.WASTE_REASONS if r not in ("retry", "fallback"))}"'
+)
+"""Waste of multi-stream operations: the streams they cancelled (race_loser, hedge_loser,
+discarded)."""
 SLO = "{{slo}}"
 
 
@@ -265,4 +272,66 @@ def build() -> dict[str, Any]:
             "percentunit",
         ),
     )
+    _multi_stream(board)
     return board.to_json()
+
+
+MULTI_IN_JAEGER = [
+    jaeger_link("Races in Jaeger", operation="l0.race"),
+    jaeger_link("Hedged runs in Jaeger", operation="l0.hedge"),
+]
+
+
+def _multi_stream(board: Board) -> None:
+    """Races and hedges: who won, what it cost in extra streams and in their tokens."""
+    board.row("Multi-stream (race, hedge)").add(
+        timeseries_panel(
+            "Wins/s by model",
+            "l0.multi.wins: races and hedged runs won, by l0.multi.kind and the winning "
+            "stream's gen_ai.request.model.",
+            [Query(rate(mn.MULTI_WINS, MULTI_KIND, MODEL), _legend(MULTI_KIND, MODEL))],
+            "ops",
+            stacked=True,
+            links=MULTI_IN_JAEGER,
+            width=6,
+        ),
+        timeseries_panel(
+            "Hedges started/s",
+            "l0.hedges: hedge streams started because no first token came within `after` "
+            "(each an extra request), against the hedged runs that won.",
+            [
+                Query(rate(mn.HEDGES), "hedges started", exemplar=True),
+                Query(rate(mn.MULTI_WINS, extra=[f'{MULTI_KIND}="hedge"']), "hedged runs won"),
+            ],
+            "ops",
+            links=MULTI_IN_JAEGER[1:],
+            width=6,
+        ),
+        timeseries_panel(
+            "Streams cancelled/s by kind",
+            "l0.streams.cancelled: child sessions closed because another stream won (or "
+            "the operation was cancelled), by l0.multi.kind.",
+            [Query(rate(mn.STREAMS_CANCELLED, MULTI_KIND), _legend(MULTI_KIND), exemplar=True)],
+            "ops",
+            stacked=True,
+            links=MULTI_IN_JAEGER,
+            width=6,
+        ),
+        timeseries_panel(
+            "Tokens wasted by losers/s",
+            "l0.tokens.wasted of cancelled streams (race_loser, hedge_loser, discarded), by "
+            "reason and the loser's model: the price of the latency. A hedge's loser has "
+            "delivered no token, so hedging costs requests, not tokens.",
+            [
+                Query(
+                    rate(mn.TOKENS_WASTED, WASTE_REASON, MODEL, extra=[LOSER_WASTE]),
+                    _legend(WASTE_REASON, MODEL),
+                    exemplar=True,
+                )
+            ],
+            "short",
+            stacked=True,
+            links=MULTI_IN_JAEGER,
+            width=6,
+        ),
+    )

@@ -74,6 +74,10 @@ def test_required_boards_and_panels() -> None:
         "Burn rate (1h, 6h)",
         "Wasted tokens/s by reason",
         "Wasted share of delivered tokens by model",
+        "Wins/s by model",
+        "Hedges started/s",
+        "Streams cancelled/s by kind",
+        "Tokens wasted by losers/s",
     ):
         assert needle in titles["l0-reliability"]
 

@@ -22,8 +22,9 @@ stopped. Every round gives the same outcomes, so every ratio is the same per rou
 Modes:
 - `real` (default): l0 sessions through the real `openai` client against l0's fault server
   with retries (429/503, connection resets), fallbacks, initial and inter-token timeouts,
-  guardrail violations, drift, continuation from checkpoints and aborts; l0's own
-  OpenTelemetry sink records the metrics (`l0.instrument(metric_reader=...)`).
+  guardrail violations, drift, continuation from checkpoints and aborts, a race whose loser
+  had delivered tokens and a hedged run whose first stream stalls; l0's own OpenTelemetry
+  sink records the metrics (`l0.instrument(metric_reader=...)`).
 - `synthetic`: records the instruments of `l0.telemetry.metric_names` directly through the
   OTel SDK meter with realistic attribute values. Needs no l0 runtime; it exists to develop
   and verify the dashboards and the Prometheus test independently of the runtime.
@@ -87,6 +88,11 @@ class _Session:
     drifts: list[str] = field(default_factory=list)
     checkpoints: int = 0
     resumes: int = 0
+    multi: str | None = None
+    """The winner of a race or a hedged run (its last attempt's model won)."""
+    hedges: int = 0
+    losers: list[_Attempt] = field(default_factory=list)
+    """Streams cancelled when this one won, with the tokens each had delivered."""
 
 
 class Synthetic:
@@ -126,6 +132,8 @@ class Synthetic:
             self._deep_fallback,
             self._error,
             self._aborted,
+            self._race,
+            self._hedge,
         ]
 
     # scenario builders ------------------------------------------------------------------------
@@ -244,6 +252,14 @@ class Synthetic:
     def _aborted(self) -> _Session:
         return _Session(outcome="aborted", attempts=[self._failed("STREAM_ABORTED", ttft=0.2)])
 
+    def _race(self) -> _Session:
+        loser = _Attempt(PRIMARY, delivered=self.rng.randint(1, 40))
+        return _Session(attempts=[self._ok(FALLBACK_1)], multi="race", losers=[loser])
+
+    def _hedge(self) -> _Session:
+        # A hedge's loser has delivered no token: hedging wastes requests, not tokens.
+        return _Session(attempts=[self._ok()], multi="hedge", hedges=1, losers=[_Attempt(PRIMARY)])
+
     # recording --------------------------------------------------------------------------------
 
     def record(self, session: _Session) -> None:
@@ -307,6 +323,25 @@ class Synthetic:
             i[mn.RESUMES.name].add(session.resumes)
         i[mn.SESSIONS.name].add(1, {mn.ATTR_OUTCOME: session.outcome})
         i[mn.SESSION_DURATION.name].record(total, {mn.ATTR_OUTCOME: session.outcome})
+        if session.multi is not None:
+            self._record_multi(session, session.multi)
+
+    def _record_multi(self, session: _Session, kind: str) -> None:
+        i = self.inst
+        by_kind = {mn.ATTR_MULTI_KIND: kind}
+        if session.hedges:
+            i[mn.HEDGES.name].add(session.hedges, by_kind)
+        won = session.attempts[-1]
+        i[mn.MULTI_WINS.name].add(
+            1, {**by_kind, mn.ATTR_PROVIDER_NAME: won.provider, mn.ATTR_REQUEST_MODEL: won.model}
+        )
+        for loser in session.losers:
+            i[mn.STREAMS_CANCELLED.name].add(1, by_kind)
+            if loser.delivered:
+                model = {mn.ATTR_PROVIDER_NAME: loser.provider, mn.ATTR_REQUEST_MODEL: loser.model}
+                i[mn.TOKENS.name].add(loser.delivered, model)
+                reason = {mn.ATTR_WASTE_REASON: f"{kind}_loser"}
+                i[mn.TOKENS_WASTED.name].add(loser.delivered, {**reason, **model})
 
     async def session(self, scenario: Callable[[], _Session]) -> None:
         active = self.inst[mn.ACTIVE_SESSIONS.name]
@@ -358,6 +393,8 @@ class Scenario:
     fallbacks: tuple[str, ...] = ()
     abort_after: float | None = None
     continuation: bool = False
+    multi: str | None = None
+    """"race": PRIMARY against FALLBACK_1; "hedge": PRIMARY hedged by itself."""
 
 
 REFUSAL = "As an AI language model, I cannot help with that request today."
@@ -393,7 +430,21 @@ def real_scenarios(reply: Any) -> list[Scenario]:
         ),
         Scenario("error", {PRIMARY: [reply(status=400)]}),
         Scenario("aborted", {PRIMARY: [reply(text=TEXT, stall_before_first=5.0)]}, abort_after=0.1),
+        Scenario(  # the loser delivers RACE_LOSER_TOKENS, then stalls until cancelled
+            "race",
+            {PRIMARY: [reply(text=TEXT, stall_after=(RACE_LOSER_TOKENS, 30.0))], FALLBACK_1: [ok]},
+            multi="race",
+        ),
+        Scenario(  # whichever request comes first stalls; the hedge gets the other reply
+            "hedge", {PRIMARY: [reply(text=TEXT, stall_before_first=30.0), ok]}, multi="hedge"
+        ),
     ]
+
+
+RACE_LOSER_TOKENS = 3
+MULTI_TIMEOUT = 5.0
+"""Initial and inter-token timeout of the race and hedge sessions: far above their waits,
+so only the race or the hedge decides, never a timeout."""
 
 
 _PORTS: dict[str, int] = {}
@@ -419,6 +470,9 @@ async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Sc
             )
 
         try:
+            if scenario.multi is not None:
+                await _run_multi(l0, scenario.multi, stream)
+                return "success"
             result = await l0.run(
                 stream=stream(PRIMARY),
                 fallbacks=[stream(m) for m in scenario.fallbacks],
@@ -437,6 +491,33 @@ async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Sc
             return type(error).__name__
         finally:
             await client.close()
+
+
+async def _run_multi(l0: Any, kind: str, stream: Callable[[str], Callable[[], Any]]) -> None:
+    """A race the FALLBACK_1 task wins once the PRIMARY task has delivered its tokens (so
+    exactly those are wasted), or a hedged run of PRIMARY that always hedges."""
+    timeout = l0.Timeout(initial_token=MULTI_TIMEOUT, inter_token=MULTI_TIMEOUT)
+    if kind == "hedge":
+        result = await l0.run(stream(PRIMARY), hedge=l0.Hedge(after=0.05), timeout=timeout)
+        await result.read()
+        return
+    delivered = asyncio.Event()
+    tokens = 0
+
+    def count(event: Any) -> None:
+        nonlocal tokens
+        tokens += bool(getattr(event, "is_token", False))
+        if tokens == RACE_LOSER_TOKENS:
+            delivered.set()
+
+    async def after_the_loser() -> Any:
+        await delivered.wait()
+        return await stream(FALLBACK_1)()
+
+    race = await l0.race(
+        [{"stream": stream(PRIMARY), "on_event": count}, after_the_loser], timeout=timeout
+    )
+    assert race.winner_index == 1, race.winner_index
 
 
 async def run_real(
