@@ -2,12 +2,13 @@
 
 Starts the embedded fault server, then runs four sessions through the real openai
 client — a clean one, one recovered by a retry after a mid-stream reset, one rescued by a
-fallback after an auth failure, and one whose first attempt stalls and times out — printing
-tokens as they arrive, each session's span tree (as any OpenTelemetry backend would
-receive it: `l0.session` ▸ one `chat` span per attempt ▸ its HTTP request, traced by the
-httpx or httpx2 instrumentation that `l0.instrument()` turns on), and a summary of l0's
-metrics. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the
-same spans and metrics are also exported there.
+fallback after an auth failure, and one whose first attempt stalls and times out — then a
+race of two models and a hedged run whose first stream stalls, printing tokens as they
+arrive, each span tree (as any OpenTelemetry backend would receive it: `l0.session` ▸ one
+`chat` span per attempt ▸ its HTTP request, traced by the httpx or httpx2 instrumentation
+that `l0.instrument()` turns on; `l0.race` and `l0.hedge` above their child sessions), and
+a summary of l0's metrics. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the same spans and
+metrics are also exported there.
 """
 
 from __future__ import annotations
@@ -65,6 +66,42 @@ async def run_scenario(
         retry=l0.Retry(attempts=3, max_retries=4, base_delay=0.05, max_delay=0.2),
         timeout=l0.Timeout(initial_token=0.5, inter_token=0.5),
     )
+    await _print_stream(result)
+    print(telemetry.span_tree(result.session_id))
+
+
+async def run_race(server: FaultServer, client: Any, telemetry: InProcessTelemetry) -> None:
+    """Both models start; the one that completes first wins, the other is closed."""
+    server.enqueue(Reply(text=TEXT, stall_before_first=STALL), model="demo-primary")
+    server.enqueue(Reply(text="The faster model wins the race."), model="demo-fallback")
+    print(f"\n{BOLD}▶ race: two models at once, the first to complete wins{RESET}")
+    race = await l0.race(
+        [_request(client, "demo-primary"), _request(client, "demo-fallback")], timeout=PATIENT
+    )
+    print(f"  task {race.winner_index} won: {race.content}")
+    print(telemetry.span_tree(race.result.session_id))
+
+
+async def run_hedge(server: FaultServer, client: Any, telemetry: InProcessTelemetry) -> None:
+    """No first token within `after`: a second request starts, the first to speak wins."""
+    server.enqueue(
+        Reply(text=TEXT, stall_before_first=STALL), Reply(text=TEXT), model="demo-primary"
+    )
+    print(f"\n{BOLD}▶ hedge: no first token after 0.2 s, a second request races it{RESET}")
+    result = await l0.run(
+        _request(client, "demo-primary"), hedge=l0.Hedge(after=0.2), timeout=PATIENT
+    )
+    await _print_stream(result)
+    print(telemetry.span_tree(result.session_id))
+
+
+STALL = 30.0
+"""A stream that never speaks in time: the race or the hedge closes it long before."""
+PATIENT = l0.Timeout(initial_token=STALL, inter_token=STALL)
+"""Only the race or the hedge decides, never a timeout."""
+
+
+async def _print_stream(result: Any) -> None:
     print("  ", end="")
     async for event in result:
         if event.is_token:
@@ -74,7 +111,6 @@ async def run_scenario(
         elif event.is_error:
             print(f"\n  failed: {event.error!r}")
     print()
-    print(telemetry.span_tree(result.session_id))
 
 
 def _request(client: Any, model: str) -> Callable[[], Any]:
@@ -95,6 +131,8 @@ async def main() -> None:
         print(f"l0 demo: fault server at {server.url}")
         for scenario in SCENARIOS:
             await run_scenario(server, client, scenario, telemetry)
+        await run_race(server, client, telemetry)
+        await run_hedge(server, client, telemetry)
         await client.close()
     print(f"\n{BOLD}▶ metrics{RESET}")
     print(telemetry.metrics_summary())

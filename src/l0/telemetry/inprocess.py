@@ -26,8 +26,22 @@ SPAN_ATTRIBUTES = (
     "gen_ai.response.time_to_first_chunk",
     "error.type",
     "http.response.status_code",
+    "l0.multi.winner_index",
+    "l0.multi.cancelled_count",
+    "l0.hedge.count",
 )
-EVENT_ATTRIBUTES = ("reason", "timeout_type", "elapsed_ms", "to_index", "category", "will_retry")
+EVENT_ATTRIBUTES = (
+    "reason",
+    "timeout_type",
+    "elapsed_ms",
+    "to_index",
+    "category",
+    "will_retry",
+    "index",
+    "winner_index",
+    "discarded",
+    "after_ms",
+)
 
 
 class InProcessTelemetry:
@@ -66,6 +80,10 @@ class InProcessTelemetry:
             return "  (no session span: is an OpenTelemetry SDK installed?)"
         trace_id = root.context.trace_id
         in_trace = [s for s in spans if s.context.trace_id == trace_id]
+        # From the outermost span recorded here: a race or hedge holds its child sessions.
+        by_id = {s.context.span_id: s for s in in_trace}
+        while root.parent is not None and root.parent.span_id in by_id:
+            root = by_id[root.parent.span_id]
         children: dict[int | None, list[Any]] = defaultdict(list)
         for span in in_trace:
             children[span.parent.span_id if span.parent else None].append(span)
