@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 import sentry_sdk
-from telemetry_support import COMPLETION, OTel, T, run, session_info, telemetry
+from telemetry_support import COMPLETION, OTel, T, factory, run, session_info, telemetry
 
 import l0
 from l0.telemetry import facade
@@ -237,3 +237,57 @@ def test_local_variables_are_dropped_unless_content_is_captured(sentry: Any, cap
     [event] = sentry.errors()
     assert event["exception"]["values"][-1]["type"] == "ConnectionResetError"
     assert (COMPLETION.upper() in sentry.raw()) is capture
+
+
+async def test_race_and_hedge_breadcrumbs(
+    otel: OTel, sentry: Any, fault_server: FaultServer, client: openai.AsyncOpenAI
+) -> None:
+    """Every multi-stream event is an `l0.multi` breadcrumb: the start, a hedge (a warning:
+    the first token was late), the winner, each cancelled loser, the end. A race or hedge
+    that won is no error event, though a stream of it was cancelled."""
+    patient = l0.Timeout(initial_token=30.0, inter_token=30.0)
+    for _ in range(2):  # the race's slow task, then the hedged run's primary
+        fault_server.enqueue(Reply(text=COMPLETION, stall_before_first=30.0), model="gpt-slow")
+        fault_server.enqueue(Reply(text=COMPLETION), model="gpt-fast")
+    slow, fast = factory(client, "gpt-slow"), factory(client, "gpt-fast")
+    raced = await l0.race([slow, fast], timeout=patient)
+    # The hedge is the next fallback: its reply does not depend on which request came first.
+    hedged = await run(
+        client, "gpt-slow", fallbacks=[fast], hedge=l0.Hedge(after=0.05), timeout=patient
+    )
+    assert await hedged.read() == COMPLETION
+
+    assert sentry.errors() == []
+    crumbs = [c for c in _crumbs(sentry) if c["category"] == "l0.multi"]
+    assert [(c["message"], c["level"]) for c in crumbs] == [
+        ("MULTI_START", "info"),
+        ("MULTI_WINNER", "info"),
+        ("STREAM_CANCELLED", "info"),
+        ("MULTI_END", "info"),
+        ("MULTI_START", "info"),
+        ("HEDGE_START", "warning"),
+        ("MULTI_WINNER", "info"),
+        ("STREAM_CANCELLED", "info"),
+        ("MULTI_END", "info"),
+    ]
+    race, hedge = crumbs[:4], crumbs[4:]
+    assert race[0]["data"]["l0.multi.kind"] == "race"
+    assert race[0]["data"]["l0.multi.task_count"] == 2
+    assert hedge[0]["data"]["l0.multi.kind"] == "hedge"
+    assert hedge[0]["data"]["l0.hedge.max"] == 1
+    assert hedge[1]["data"]["l0.multi.index"] == 1
+    assert hedge[1]["data"]["l0.hedge.after_ms"] == 50
+    for crumbs_of, reason, winner in (
+        (race, "race_loser", raced.result.session_id),
+        (hedge, "hedge_loser", hedged.session_id),
+    ):
+        start, won, cancelled, end = (c["data"] for c in (crumbs_of[0], *crumbs_of[-3:]))
+        # The winner's and the loser's crumbs name their child session, start and end the
+        # operation.
+        assert won["l0.multi.winner_index"] == 1 and won["l0.session.id"] == winner
+        assert cancelled["l0.multi.index"] == 0 and cancelled["l0.waste.reason"] == reason
+        assert cancelled["l0.tokens.discarded"] == 0
+        assert cancelled["l0.session.id"] not in (winner, start["l0.session.id"])
+        assert end["l0.session.id"] == start["l0.session.id"]
+        assert end["l0.outcome"] == "success" and end["l0.multi.cancelled_count"] == 1
+    assert hedge[-1]["data"]["l0.hedge.count"] == 1
