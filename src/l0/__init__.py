@@ -26,7 +26,17 @@ from .guardrails import (
     strict_json_rule,
     zero_output_rule,
 )
-from .multi import Hedge, RaceResult, Task, race
+from .multi import (
+    Hedge,
+    ParallelResult,
+    Pool,
+    RaceResult,
+    Task,
+    TaskResult,
+    batched,
+    parallel,
+    race,
+)
 from .run import run
 from .runtime.options import CheckIntervals
 from .runtime.result import Result
@@ -58,13 +68,17 @@ __all__ = [
     "L0Error",
     "ObservabilityEvent",
     "ObservabilityEventType",
+    "ParallelResult",
+    "Pool",
     "RaceResult",
     "Result",
     "Retry",
     "State",
     "Task",
+    "TaskResult",
     "Timeout",
     "__version__",
+    "batched",
     "categorize_error",
     "custom_pattern_rule",
     "drift_rule",
@@ -72,6 +86,7 @@ __all__ = [
     "json_rule",
     "latex_rule",
     "markdown_rule",
+    "parallel",
     "pattern_rule",
     "race",
     "repetition_rule",

@@ -1,7 +1,8 @@
 """Multi-stream operations, built on `l0.run`: each child is a full session.
 
 `race` runs tasks at once and keeps the first to complete; a `Hedge` makes `l0.run`
-start a second stream when the first token is late and keeps whichever speaks first.
+start a second stream when the first token is late and keeps whichever speaks first;
+`Pool` (under `parallel` and `batched`) runs tasks under a concurrency limit.
 They share one core: tasks (`_tasks`), children driven by tasks of their own that can be
 cancelled exactly (`_children`), and the operation's span and events above them
 (`_operation`). Never inside the session engine: only through `l0.run`'s `start`.
@@ -9,6 +10,18 @@ cancelled exactly (`_children`), and the operation's span and events above them
 
 from ._tasks import Task
 from .hedge import Hedge
+from .parallel import batched, parallel
+from .pool import ParallelResult, Pool, TaskResult
 from .race import RaceResult, race
 
-__all__ = ["Hedge", "RaceResult", "Task", "race"]
+__all__ = [
+    "Hedge",
+    "ParallelResult",
+    "Pool",
+    "RaceResult",
+    "Task",
+    "TaskResult",
+    "batched",
+    "parallel",
+    "race",
+]

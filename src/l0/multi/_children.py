@@ -29,11 +29,13 @@ class Child:
     __slots__ = (
         "_on_end",
         "_on_item",
+        "begun",
         "cancelled",
         "ended",
         "ended_at",
         "first_at",
         "index",
+        "opened",
         "result",
         "started_at",
         "task",
@@ -52,18 +54,46 @@ class Child:
         """When it delivered its first token (kept by operations that care)."""
         self.ended_at: float | None = None
         self.ended = False
+        self.begun = False
+        self.opened = False
+        """Whether its session started (false for one stopped while it waited its turn)."""
         self.cancelled: str | None = None
         """Why the operation stopped it (`l0.waste.reason`): another child won
         ('race_loser', 'hedge_loser') or the operation itself was stopped ('discarded')."""
 
-    def start(self, operation: Operation, *, raw: bool = False) -> None:
+    def start(
+        self, operation: Operation, *, raw: bool = False, slots: asyncio.Semaphore | None = None
+    ) -> None:
+        """Drive the session in a task of its own; with `slots`, only once it holds one
+        (a concurrency limit: until then it sends nothing)."""
         self.started_at = asyncio.get_running_loop().time()
+        self.task = operation.spawn(self._drive(raw, slots), f"l0 {operation.kind} {self.index}")
+
+    async def _drive(self, raw: bool, slots: asyncio.Semaphore | None) -> None:
+        self.begun = True
+        try:
+            if slots is None:
+                await self._stream(raw)
+                return
+            async with slots:
+                self.started_at = asyncio.get_running_loop().time()
+                await self._stream(raw)
+        finally:
+            if not self.opened:
+                # Stopped before its turn: a session that never ran ends 'aborted'.
+                await self.result.aclose()
+            self._end()
+
+    def _end(self, _: object = None) -> None:
+        self.ended = True
+        self.ended_at = asyncio.get_running_loop().time()
+        self._on_end(self)
+
+    async def _stream(self, raw: bool) -> None:
         iterator = cast(
             "AsyncGenerator[Any, None]", self.result.raw() if raw else aiter(self.result)
         )
-        self.task = operation.spawn(self._drive(iterator), f"l0 {operation.kind} {self.index}")
-
-    async def _drive(self, iterator: AsyncGenerator[Any, None]) -> None:
+        self.opened = True
         try:
             async for item in iterator:
                 held = self._on_item(self, item)
@@ -72,9 +102,6 @@ class Child:
         finally:
             # Cancelled while held back, the session waits at a `yield`: close it here.
             await iterator.aclose()
-            self.ended = True
-            self.ended_at = asyncio.get_running_loop().time()
-            self._on_end(self)
 
     @property
     def running(self) -> bool:
@@ -86,6 +113,9 @@ class Child:
             return False
         self.cancelled = reason
         assert self.task is not None
+        if not self.begun:
+            # Cancelled before its first step, the task never runs `_drive`'s cleanup.
+            self.task.add_done_callback(self._end)
         self.task.cancel()
         return True
 

@@ -15,7 +15,7 @@ from typing import Any
 from ..run import start
 from ..runtime.result import Result
 
-__all__ = ["Task", "start_child", "task_options"]
+__all__ = ["Task", "start_child", "task_options", "task_spec"]
 
 
 class Task:
@@ -40,7 +40,12 @@ def task_options(tasks: object, shared: Mapping[str, Any]) -> list[dict[str, Any
         raise TypeError(f"tasks must be a list of tasks, got {type(tasks).__name__}")
     if not tasks:
         raise ValueError("tasks must hold at least one task")
-    return [{**shared, **_own_options(i, task)} for i, task in enumerate(tasks)]
+    return [task_spec(i, task, shared) for i, task in enumerate(tasks)]
+
+
+def task_spec(index: int, task: object, shared: Mapping[str, Any]) -> dict[str, Any]:
+    """Task `index` as the `l0.run` keyword arguments of its session."""
+    return {**shared, **_own_options(index, task)}
 
 
 def _own_options(index: int, task: object) -> Mapping[str, Any]:

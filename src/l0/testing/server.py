@@ -53,6 +53,8 @@ class FaultServer:
         self._stopping = False
         self._numbers = itertools.count(1)
         self._open: dict[int, asyncio.Event] = {}
+        self._in_flight = 0
+        self._peak_in_flight = 0
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -81,9 +83,17 @@ class FaultServer:
         """How many replies are still queued for `model` (None: the any-model queue)."""
         return self._script.pending(model)
 
+    @property
+    def peak_in_flight(self) -> int:
+        """The most chat-completions requests served at once since start or `reset`: shows
+        that a client kept to its concurrency limit."""
+        return self._peak_in_flight
+
     def reset(self) -> None:
-        """Forget queued replies and recorded requests (the default reply stays)."""
+        """Forget queued replies and recorded requests (the default reply stays); the
+        in-flight peak starts again from the requests in flight now."""
         self._script.reset()
+        self._peak_in_flight = self._in_flight
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -223,7 +233,12 @@ class FaultServer:
             await conn.respond(status, _JSON, body)
             return True
         if request.path in _COMPLETION_PATHS and request.method == "POST":
-            return await self._complete(conn, request)
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+            try:
+                return await self._complete(conn, request)
+            finally:
+                self._in_flight -= 1
         message = f"l0 fault server: no route for {request.method} {request.path}"
         await conn.respond(404, _JSON, error_body(404, message))
         return True
