@@ -18,6 +18,7 @@ from ._panels import (
     increase,
     jaeger_link,
     label,
+    quantile,
     rate,
     ratio,
     stat_panel,
@@ -37,6 +38,7 @@ DRIFT_TYPE = label(mn.ATTR_DRIFT_TYPE)
 MODEL = label(mn.ATTR_REQUEST_MODEL)
 WASTE_REASON = label(mn.ATTR_WASTE_REASON)
 MULTI_KIND = label(mn.ATTR_MULTI_KIND)
+STRATEGY = label(mn.ATTR_CONSENSUS_STRATEGY)
 LOSER_WASTE = (
     f'{WASTE_REASON}=~"{"|".join(r for r in mn.WASTE_REASONS if r not in ("retry", "fallback"))}"'
 )
@@ -283,8 +285,9 @@ MULTI_IN_JAEGER = [
 
 
 def _multi_stream(board: Board) -> None:
-    """Races and hedges: who won, what it cost in extra streams and in their tokens."""
-    board.row("Multi-stream (race, hedge)").add(
+    """Races and hedges: who won, what it cost in extra streams and in their tokens; how
+    far consensus tasks agreed."""
+    board.row("Multi-stream (race, hedge, consensus)").add(
         timeseries_panel(
             "Wins/s by model",
             "l0.multi.wins: races and hedged runs won, by l0.multi.kind and the winning "
@@ -333,5 +336,21 @@ def _multi_stream(board: Board) -> None:
             stacked=True,
             links=MULTI_IN_JAEGER,
             width=6,
+        ),
+        timeseries_panel(
+            "Consensus agreement by strategy",
+            "l0.consensus.agreement: the share of the tasks' weight behind each consensus "
+            "output (1 = all agreed), by l0.consensus.strategy. The low quantile shows the "
+            "calls where the models disagreed.",
+            [
+                Query(quantile(q, mn.CONSENSUS_AGREEMENT, STRATEGY), legend, exemplar=True)
+                for q, legend in (
+                    (0.5, f"p50 {_legend(STRATEGY)}"),
+                    (0.1, f"p10 {_legend(STRATEGY)}"),
+                )
+            ],
+            "percentunit",
+            links=[jaeger_link("Consensus calls in Jaeger", operation="l0.consensus")],
+            max_value=1,
         ),
     )

@@ -23,7 +23,8 @@ Modes:
 - `real` (default): l0 sessions through the real `openai` client against l0's fault server
   with retries (429/503, connection resets), fallbacks, initial and inter-token timeouts,
   guardrail violations, drift, continuation from checkpoints and aborts, a race whose loser
-  had delivered tokens and a hedged run whose first stream stalls; l0's own OpenTelemetry
+  had delivered tokens, a hedged run whose first stream stalls and a consensus of three
+  where one disagrees; l0's own OpenTelemetry
   sink records the metrics (`l0.instrument(metric_reader=...)`).
 - `synthetic`: records the instruments of `l0.telemetry.metric_names` directly through the
   OTel SDK meter with realistic attribute values. Needs no l0 runtime; it exists to develop
@@ -93,6 +94,8 @@ class _Session:
     hedges: int = 0
     losers: list[_Attempt] = field(default_factory=list)
     """Streams cancelled when this one won, with the tokens each had delivered."""
+    agreement: float | None = None
+    """A consensus's agreement (majority strategy)."""
 
 
 class Synthetic:
@@ -134,6 +137,7 @@ class Synthetic:
             self._aborted,
             self._race,
             self._hedge,
+            self._consensus,
         ]
 
     # scenario builders ------------------------------------------------------------------------
@@ -260,6 +264,9 @@ class Synthetic:
         # A hedge's loser has delivered no token: hedging wastes requests, not tokens.
         return _Session(attempts=[self._ok()], multi="hedge", hedges=1, losers=[_Attempt(PRIMARY)])
 
+    def _consensus(self) -> _Session:
+        return _Session(attempts=[self._ok()], agreement=self.rng.choice((2 / 3, 1.0)))
+
     # recording --------------------------------------------------------------------------------
 
     def record(self, session: _Session) -> None:
@@ -325,6 +332,10 @@ class Synthetic:
         i[mn.SESSION_DURATION.name].record(total, {mn.ATTR_OUTCOME: session.outcome})
         if session.multi is not None:
             self._record_multi(session, session.multi)
+        if session.agreement is not None:
+            i[mn.CONSENSUS_AGREEMENT.name].record(
+                session.agreement, {mn.ATTR_CONSENSUS_STRATEGY: "majority"}
+            )
 
     def _record_multi(self, session: _Session, kind: str) -> None:
         i = self.inst
@@ -394,7 +405,8 @@ class Scenario:
     abort_after: float | None = None
     continuation: bool = False
     multi: str | None = None
-    """"race": PRIMARY against FALLBACK_1; "hedge": PRIMARY hedged by itself."""
+    """"race": PRIMARY against FALLBACK_1; "hedge": PRIMARY hedged by itself; "consensus":
+    PRIMARY twice and FALLBACK_1."""
 
 
 REFUSAL = "As an AI language model, I cannot help with that request today."
@@ -437,6 +449,9 @@ def real_scenarios(reply: Any) -> list[Scenario]:
         ),
         Scenario(  # whichever request comes first stalls; the hedge gets the other reply
             "hedge", {PRIMARY: [reply(text=TEXT, stall_before_first=30.0), ok]}, multi="hedge"
+        ),
+        Scenario(  # two of three agree
+            "consensus", {PRIMARY: [ok, ok], FALLBACK_1: [reply(text=REFUSAL)]}, multi="consensus"
         ),
     ]
 
@@ -495,8 +510,13 @@ async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Sc
 
 async def _run_multi(l0: Any, kind: str, stream: Callable[[str], Callable[[], Any]]) -> None:
     """A race the FALLBACK_1 task wins once the PRIMARY task has delivered its tokens (so
-    exactly those are wasted), or a hedged run of PRIMARY that always hedges."""
+    exactly those are wasted), a hedged run of PRIMARY that always hedges, or a majority
+    consensus of PRIMARY, PRIMARY and FALLBACK_1."""
     timeout = l0.Timeout(initial_token=MULTI_TIMEOUT, inter_token=MULTI_TIMEOUT)
+    if kind == "consensus":
+        tasks = [stream(PRIMARY), stream(PRIMARY), stream(FALLBACK_1)]
+        await l0.consensus(tasks, strategy="majority", timeout=timeout)
+        return
     if kind == "hedge":
         result = await l0.run(stream(PRIMARY), hedge=l0.Hedge(after=0.05), timeout=timeout)
         await result.read()
