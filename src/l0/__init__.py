@@ -27,6 +27,8 @@ from .guardrails import (
     zero_output_rule,
 )
 from .multi import (
+    ConsensusResult,
+    FieldVote,
     Hedge,
     ParallelResult,
     Pool,
@@ -34,6 +36,7 @@ from .multi import (
     Task,
     TaskResult,
     batched,
+    consensus,
     parallel,
     race,
 )
@@ -54,11 +57,13 @@ __all__ = [
     "Adapters",
     "BackoffStrategy",
     "CheckIntervals",
+    "ConsensusResult",
     "DriftConfig",
     "ErrorCategory",
     "ErrorCode",
     "Event",
     "EventType",
+    "FieldVote",
     "GuardrailContext",
     "GuardrailRule",
     "GuardrailViolation",
@@ -80,6 +85,7 @@ __all__ = [
     "__version__",
     "batched",
     "categorize_error",
+    "consensus",
     "custom_pattern_rule",
     "drift_rule",
     "instrument",

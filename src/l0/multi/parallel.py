@@ -33,10 +33,7 @@ async def parallel(
     """
     pool = Pool(concurrency, fail_fast=fail_fast, **options)
     results = [start_child(i, spec) for i, spec in enumerate(task_options(tasks, options))]
-    async with pool:
-        for result in results:
-            pool._add(result)
-        return await pool.gather()
+    return await pool._run(results, "parallel")
 
 
 async def batched(

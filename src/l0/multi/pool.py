@@ -10,7 +10,7 @@ and their connections closed, the waiting ones never start.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -142,6 +142,27 @@ class Pool:
         tb: TracebackType | None,
     ) -> None:
         await self._close(stop=exc is not None)
+
+    async def _run(
+        self,
+        results: list[Result],
+        kind: str,
+        finish: Callable[[Operation, ParallelResult], dict[str, Any]] | None = None,
+        **attributes: Any,
+    ) -> ParallelResult:
+        """Run checked sessions to the end as one operation of `kind` (`parallel`,
+        `consensus`...); `finish` reports what the operation made of them and returns
+        MULTI_END's data."""
+        op = self._start(kind, **attributes)
+        try:
+            for result in results:
+                self._add(result)
+            gathered = await self.gather()
+        except BaseException:
+            await self._close(stop=True)
+            raise
+        await self._close(stop=False, **(finish(op, gathered) if finish else {}))
+        return gathered
 
     # ----------------------------------------------------------------------- tasks
 
