@@ -129,13 +129,18 @@ async def test_breaking_out_of_the_final_stage_closes_its_stream(
 ) -> None:
     fault_server.enqueue(Reply(text="one two three", stall_after=(1, STALL)), model="m")
 
-    running = l0.pipe([_asking(client, "m")], "x")
+    recorder = Recorder()
+    running = l0.pipe([_asking(client, "m")], "x", on_event=recorder)
     async for event in running:
         if event.type is EventType.TOKEN:
             break
 
     await closed_in_time(fault_server)
     assert running.result is None
+    (cancelled,) = [e for e in recorder.events if e.type is T.STREAM_CANCELLED]
+    assert (cancelled.reason, cancelled.tokens_discarded) == ("discarded", 1)
+    (end,) = [e for e in recorder.events if e.type is T.MULTI_END]
+    assert end.outcome == "aborted"
     assert_no_leaked_tasks()
 
 

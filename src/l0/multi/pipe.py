@@ -21,7 +21,7 @@ from ..events import ObservabilityEventType as T
 from ..run import start
 from ..runtime.result import Result
 from ..types import Event, EventType, State
-from ._children import Child, settle
+from ._children import Child, report_cancelled, settle
 from ._operation import Operation
 from ._tasks import task_spec
 
@@ -191,8 +191,10 @@ class Pipe:
             while (item := await queue.get()) is not _END:
                 yield item
         finally:
-            child.cancel("discarded")
+            stopped = child.cancel("discarded")  # the consumer left before the stage ended
             await settle([child])
+            if stopped:
+                report_cancelled(op, child)
 
 
 def _failed(index: int, stage: Stage, result: Result) -> L0Error:
