@@ -9,7 +9,6 @@ import pytest
 from pydantic import BaseModel
 
 import l0
-from l0.structured import auto_correct_json, extract_json
 from l0.testing import FaultServer, Reply
 
 
@@ -77,19 +76,9 @@ async def test_schema_must_be_a_model() -> None:
         await l0.structured(dict, lambda: None)  # type: ignore[type-var]
 
 
-@pytest.mark.parametrize(
-    ("broken", "fixed"),
-    [
-        ('{"a": 1,}', '{"a": 1}'),
-        ('{"a": {"b": 1}', '{"a": {"b": 1}}'),
-        ('{"a": "unterminated', '{"a": "unterminated"}'),
-        ('[1, 2, {"x": "}"', '[1, 2, {"x": "}"}]'),
-    ],
-)
-def test_auto_correct_json(broken: str, fixed: str) -> None:
-    assert auto_correct_json(broken) == fixed
-
-
-def test_extract_json_from_markdown() -> None:
-    assert extract_json('Here is the JSON:\n```json\n{"key": "value"}\n```') == '{"key": "value"}'
-    assert extract_json('Sure! {"key": 1} hope that helps') == '{"key": 1} hope that helps'
+async def test_prose_around_the_json_is_left_out(fault_server: FaultServer, client: Any) -> None:
+    # The shared extractor (l0.extract_json_from_output) ends at the balancing brace.
+    fault_server.enqueue(Reply(text='Sure! {"name": "Ada", "age": 36} Hope that helps {x}'))
+    user = await l0.structured(User, _factory(client), auto_correct=False)
+    assert user == User(name="Ada", age=36)
+    assert len(fault_server.requests) == 1

@@ -10,6 +10,15 @@ from .adapters import Adapter, Adapters
 from .drift import DriftConfig
 from .errors import ErrorCode, L0Error, categorize_error
 from .events import ObservabilityEvent, ObservabilityEventType
+from .format import (
+    auto_correct_json,
+    clean_output,
+    extract_json_from_markdown,
+    extract_json_from_output,
+    format_context,
+    format_memory,
+    format_tool,
+)
 from .guardrails import (
     GuardrailContext,
     GuardrailRule,
@@ -92,11 +101,18 @@ __all__ = [
     "TaskResult",
     "Timeout",
     "__version__",
+    "auto_correct_json",
     "batched",
     "categorize_error",
+    "clean_output",
     "consensus",
     "custom_pattern_rule",
     "drift_rule",
+    "extract_json_from_markdown",
+    "extract_json_from_output",
+    "format_context",
+    "format_memory",
+    "format_tool",
     "instrument",
     "json_rule",
     "latex_rule",

@@ -10,7 +10,6 @@ mid-way is easily corrupted, so structured output always starts over.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -18,6 +17,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from .events import ObservabilityEventType as T
+from .format.json import correct_json, extract_json_from_output
 from .guardrails import GuardrailContext, GuardrailRule, GuardrailViolation
 from .run import start
 from .runtime.options import StreamFactory
@@ -25,12 +25,9 @@ from .runtime.options import StreamFactory
 if TYPE_CHECKING:
     from .telemetry.facade import Telemetry
 
-__all__ = ["auto_correct_json", "extract_json", "structured"]
+__all__ = ["structured"]
 
 Model = TypeVar("Model", bound=BaseModel)
-
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
-_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 
 
 async def structured(
@@ -57,46 +54,6 @@ async def structured(
     return parse.value if parse.value is not None else parse(text)
 
 
-def extract_json(text: str) -> str:
-    """The JSON inside a ```json fence, or the text from its first `{`/`[` on."""
-    fenced = _FENCE.search(text)
-    if fenced:
-        return fenced.group(1).strip()
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    return text[min(starts) :].strip() if starts else text.strip()
-
-
-def auto_correct_json(text: str) -> str:
-    """Repair what streams commonly break: trailing commas, unclosed strings and brackets."""
-    return _auto_correct(text)[0]
-
-
-def _auto_correct(text: str) -> tuple[str, int]:
-    """`auto_correct_json`, and how many repairs it made."""
-    text, made = _TRAILING_COMMA.subn(r"\1", text.strip())
-    closers: list[str] = []
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            closers.append("}" if char == "{" else "]")
-        elif char in "}]" and closers and closers[-1] == char:
-            closers.pop()
-    if in_string:
-        text += '"'
-        made += 1
-    text, more = _TRAILING_COMMA.subn(r"\1", text + "".join(reversed(closers)))
-    return text, made + len(closers) + more
-
-
 class _Parser(Generic[Model]):
     """Parses output as `schema`, reporting each step (STRUCTURED_* events) to the
     session's telemetry once the session exists; `value` is the last successful parse."""
@@ -109,7 +66,7 @@ class _Parser(Generic[Model]):
 
     def __call__(self, text: str) -> Model:
         """Raises `orjson.JSONDecodeError` or `ValidationError` when `text` does not fit."""
-        candidate = extract_json(text)
+        candidate = extract_json_from_output(text)
         try:
             return self._validate(self._load(candidate))
         except (orjson.JSONDecodeError, ValidationError) as error:
@@ -119,7 +76,7 @@ class _Parser(Generic[Model]):
         started = time.perf_counter()
         count = first.error_count() if isinstance(first, ValidationError) else 1
         self._emit(T.STRUCTURED_AUTO_CORRECT_START, error_count=count)
-        corrected, made = _auto_correct(candidate)
+        corrected, made = correct_json(candidate)
         try:
             value = self._validate(self._load(corrected))
         except (orjson.JSONDecodeError, ValidationError):

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from .. import _validate
 from ..events import ObservabilityEventType as T
 from ..runtime.result import Result
-from ..structured import extract_json
+from ..format.json import extract_json_from_output
 from ._agreement import Ballot, Vote, vote
 from ._operation import Operation
 from ._tasks import start_child, task_options
@@ -196,7 +196,7 @@ class _Election:
         if text is None or self.schema is None:
             return None
         try:
-            return self.schema.model_validate_json(extract_json(text))
+            return self.schema.model_validate_json(extract_json_from_output(text))
         except ValidationError as exc:
             errors[index] = exc
             return None
