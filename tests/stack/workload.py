@@ -395,6 +395,15 @@ async def run_synthetic(service: str, port: int, host: str, stop: asyncio.Event)
 # --- Real mode ----------------------------------------------------------------------------------
 
 
+PATIENT = 10.0
+"""Initial and inter-token timeout of every session but the two that must time out: a
+healthy stream on a loaded machine never trips it, so every round ends the same (the SLO
+test's ratios depend on it), and in a race or hedge only the race or hedge decides."""
+TIMING_OUT = 1.0
+"""The timeout of the sessions whose first stream stalls (for STALL) so that it fires."""
+STALL = 30.0
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One session: the replies each model's endpoint gives, in order."""
@@ -404,6 +413,8 @@ class Scenario:
     fallbacks: tuple[str, ...] = ()
     abort_after: float | None = None
     continuation: bool = False
+    timeout: float = PATIENT
+    """Initial and inter-token timeout (seconds): PATIENT unless the session must time out."""
     multi: str | None = None
     """"race": PRIMARY against FALLBACK_1; "hedge": PRIMARY hedged by itself; "consensus":
     PRIMARY twice and FALLBACK_1."""
@@ -424,8 +435,16 @@ def real_scenarios(reply: Any) -> list[Scenario]:
             {PRIMARY: [reply(text=TEXT, reset_after=6), ok]},
             continuation=True,
         ),
-        Scenario("initial-timeout", {PRIMARY: [reply(text=TEXT, stall_before_first=1.0), ok]}),
-        Scenario("inter-timeout", {PRIMARY: [reply(text=TEXT, stall_after=(3, 1.0)), ok]}),
+        Scenario(
+            "initial-timeout",
+            {PRIMARY: [reply(text=TEXT, stall_before_first=STALL), ok]},
+            timeout=TIMING_OUT,
+        ),
+        Scenario(
+            "inter-timeout",
+            {PRIMARY: [reply(text=TEXT, stall_after=(3, STALL)), ok]},
+            timeout=TIMING_OUT,
+        ),
         Scenario("zero-output", {PRIMARY: [reply(empty=True), ok]}),
         Scenario("repetition-drift", {PRIMARY: [reply(text=LOOP), ok]}),
         Scenario("guardrail", {PRIMARY: [reply(text=REFUSAL), ok]}),
@@ -441,14 +460,16 @@ def real_scenarios(reply: Any) -> list[Scenario]:
             (FALLBACK_1, FALLBACK_2),
         ),
         Scenario("error", {PRIMARY: [reply(status=400)]}),
-        Scenario("aborted", {PRIMARY: [reply(text=TEXT, stall_before_first=5.0)]}, abort_after=0.1),
+        Scenario(
+            "aborted", {PRIMARY: [reply(text=TEXT, stall_before_first=STALL)]}, abort_after=0.1
+        ),
         Scenario(  # the loser delivers RACE_LOSER_TOKENS, then stalls until cancelled
             "race",
-            {PRIMARY: [reply(text=TEXT, stall_after=(RACE_LOSER_TOKENS, 30.0))], FALLBACK_1: [ok]},
+            {PRIMARY: [reply(text=TEXT, stall_after=(RACE_LOSER_TOKENS, STALL))], FALLBACK_1: [ok]},
             multi="race",
         ),
         Scenario(  # whichever request comes first stalls; the hedge gets the other reply
-            "hedge", {PRIMARY: [reply(text=TEXT, stall_before_first=30.0), ok]}, multi="hedge"
+            "hedge", {PRIMARY: [reply(text=TEXT, stall_before_first=STALL), ok]}, multi="hedge"
         ),
         Scenario(  # two of three agree
             "consensus", {PRIMARY: [ok, ok], FALLBACK_1: [reply(text=REFUSAL)]}, multi="consensus"
@@ -457,9 +478,6 @@ def real_scenarios(reply: Any) -> list[Scenario]:
 
 
 RACE_LOSER_TOKENS = 3
-MULTI_TIMEOUT = 5.0
-"""Initial and inter-token timeout of the race and hedge sessions: far above their waits,
-so only the race or the hedge decides, never a timeout."""
 
 
 _PORTS: dict[str, int] = {}
@@ -492,7 +510,7 @@ async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Sc
                 stream=stream(PRIMARY),
                 fallbacks=[stream(m) for m in scenario.fallbacks],
                 retry=l0.Retry(attempts=3, max_retries=6, base_delay=0.01, max_delay=0.05),
-                timeout=l0.Timeout(initial_token=0.5, inter_token=0.5),
+                timeout=l0.Timeout(initial_token=scenario.timeout, inter_token=scenario.timeout),
                 guardrails=l0.Guardrails.recommended(),
                 drift=True,
                 continue_from_last_good_token=scenario.continuation,
@@ -512,7 +530,7 @@ async def _run_multi(l0: Any, kind: str, stream: Callable[[str], Callable[[], An
     """A race the FALLBACK_1 task wins once the PRIMARY task has delivered its tokens (so
     exactly those are wasted), a hedged run of PRIMARY that always hedges, or a majority
     consensus of PRIMARY, PRIMARY and FALLBACK_1."""
-    timeout = l0.Timeout(initial_token=MULTI_TIMEOUT, inter_token=MULTI_TIMEOUT)
+    timeout = l0.Timeout(initial_token=PATIENT, inter_token=PATIENT)
     if kind == "consensus":
         tasks = [stream(PRIMARY), stream(PRIMARY), stream(FALLBACK_1)]
         await l0.consensus(tasks, strategy="majority", timeout=timeout)
