@@ -9,6 +9,16 @@ from __future__ import annotations
 from .adapters import Adapter, Adapters
 from .drift import DriftConfig
 from .errors import ErrorCode, L0Error, categorize_error
+from .eventlog import (
+    EventRecorder,
+    EventStore,
+    Recording,
+    create_event_recorder,
+    create_in_memory_event_store,
+    create_jsonl_event_store,
+    create_sqlite_event_store,
+    replay,
+)
 from .events import ObservabilityEvent, ObservabilityEventType
 from .format import (
     auto_correct_json,
@@ -61,7 +71,7 @@ from .runtime.retry import BackoffStrategy, Retry
 from .runtime.timeouts import Timeout
 from .structured import structured
 from .telemetry import Instrumentation, instrument
-from .types import ErrorCategory, Event, EventType, State
+from .types import DataPayload, ErrorCategory, Event, EventType, Progress, State
 from .wrap import wrap
 
 __version__ = "0.1.0"
@@ -72,10 +82,13 @@ __all__ = [
     "BackoffStrategy",
     "CheckIntervals",
     "ConsensusResult",
+    "DataPayload",
     "DriftConfig",
     "ErrorCategory",
     "ErrorCode",
     "Event",
+    "EventRecorder",
+    "EventStore",
     "EventType",
     "FieldVote",
     "GuardrailContext",
@@ -91,7 +104,9 @@ __all__ = [
     "Pipe",
     "PipeResult",
     "Pool",
+    "Progress",
     "RaceResult",
+    "Recording",
     "Result",
     "Retry",
     "Stage",
@@ -106,6 +121,10 @@ __all__ = [
     "categorize_error",
     "clean_output",
     "consensus",
+    "create_event_recorder",
+    "create_in_memory_event_store",
+    "create_jsonl_event_store",
+    "create_sqlite_event_store",
     "custom_pattern_rule",
     "drift_rule",
     "extract_json_from_markdown",
@@ -122,6 +141,7 @@ __all__ = [
     "pipe",
     "race",
     "repetition_rule",
+    "replay",
     "run",
     "stall_rule",
     "strict_json_rule",

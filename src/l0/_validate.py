@@ -12,7 +12,17 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 
-__all__ = ["boolean", "callable_or_none", "choice", "integer", "number", "seconds", "show", "text"]
+__all__ = [
+    "boolean",
+    "callable_or_none",
+    "choice",
+    "integer",
+    "number",
+    "recording",
+    "seconds",
+    "show",
+    "text",
+]
 
 
 def show(value: object) -> str:
@@ -81,3 +91,14 @@ def choice(name: str, value: object, options: Collection[str]) -> str:
 def callable_or_none(name: str, value: object, what: str = "a callable") -> None:
     if value is not None and not callable(value):
         raise TypeError(f"{name} must be {what} or None, got {show(value)}")
+
+
+def recording(name: str, value: object) -> None:
+    """An event store (`append`, `read`, `stream_ids`) or an `l0.Recording` of one."""
+    store = getattr(value, "store", value)
+    if not all(callable(getattr(store, m, None)) for m in ("append", "read", "stream_ids")):
+        raise TypeError(
+            f"{name} must be an event store (l0.create_in_memory_event_store(), "
+            f"create_jsonl_event_store(path), create_sqlite_event_store(path)) or an "
+            f"l0.Recording, got {show(value)}"
+        )

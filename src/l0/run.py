@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import _validate
 from .adapters import Adapter
 from .runtime.options import CheckIntervals, Options, StreamFactory
 from .runtime.result import Result
@@ -16,6 +17,7 @@ from .telemetry.callbacks import NO_CALLBACKS, AnyCallback, Callbacks
 
 if TYPE_CHECKING:
     from .drift import DriftConfig
+    from .eventlog import EventStore, Recording
     from .guardrails.types import GuardrailRule
     from .multi import Hedge
 
@@ -39,6 +41,7 @@ async def run(
     meta: Mapping[str, Any] | None = None,
     callback_grace: float = 5.0,
     hedge: Hedge | None = None,
+    record: EventStore | Recording | None = None,
     on_start: AnyCallback | None = None,
     on_complete: AnyCallback | None = None,
     on_error: AnyCallback | None = None,
@@ -67,6 +70,9 @@ async def run(
     With `hedge=l0.Hedge(after=...)`, a second stream starts when the first token is late
     and the first to deliver one wins (docs/multi.md).
 
+    With `record=store` (or `l0.Recording(store, ...)`) the session is recorded as it
+    runs, for `l0.replay` (docs/eventlog.md).
+
     Arguments are checked here (a `TypeError` or `ValueError` naming the argument, see
     docs/errors.md); the stream starts when the result is first iterated.
     """
@@ -81,13 +87,19 @@ def start(**kwargs: Any) -> Result:
     unknown = kwargs.keys() - _NAMES
     if unknown:
         raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
+    record = kwargs.pop("record", None)
+    if record is not None:
+        _validate.recording("record", record)
+        from .eventlog import record_result  # imported when used, like multi
+
+        return record_result(start(**kwargs), record)
     hedge = kwargs.pop("hedge", None)
     if hedge is not None:
         from .multi.hedge import hedged  # multi is built on `start`: imported when used
 
         return hedged(hedge, kwargs)
     arguments = {**_DEFAULTS, **kwargs}
-    del arguments["hedge"]
+    del arguments["hedge"], arguments["record"]
     given = {name: arguments.pop(name) for name in _CALLBACKS}
     # Most sessions set no callback: they share one empty set instead of validating 13.
     unset = [*given.values()].count(None) == len(given)

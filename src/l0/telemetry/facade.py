@@ -147,6 +147,14 @@ class Telemetry:
                 sinks.append(sink)
         return cls(session_id, context, meta, sinks, detailed)
 
+    def add_sink(self, sink: Sink) -> None:
+        """Attach a sink to a session built without it (`l0.run(record=)` adds the event
+        recorder's): from now on the session reports to it like to the others."""
+        self.sinks.append(sink)
+        self.enabled = True
+        if callable(getattr(sink, "provider_scope", None)):
+            self._scoped.append(sink)
+
     def emit(self, type: ObservabilityEventType, **data: Any) -> None:
         if not self.enabled:
             return
