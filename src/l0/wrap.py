@@ -36,11 +36,12 @@ def wrap(target: Any, **options: Any) -> Any:
         _check_models(options.get("fallback_models"))
         return _WrappedClient(target, options)
     if isinstance(target, AsyncIterable):
-        if "fallbacks" in options:
-            raise TypeError(
-                "wrap(stream): fallbacks must be left out: a stream you already have cannot be "
-                "re-issued (use l0.run(factory, fallbacks=[...]) or wrap the client)"
-            )
+        for name in ("fallbacks", "hedge"):
+            if name in options:
+                raise TypeError(
+                    f"wrap(stream): {name} must be left out: a stream you already have cannot "
+                    f"be re-issued (use l0.run(factory, {name}=...) or wrap the client)"
+                )
         options.setdefault("retry", Retry.none())
         return start(stream=_once(target), **options)
     raise TypeError(

@@ -290,8 +290,8 @@ def test_wrap_of_a_stream_rejects_bad_options(
 ) -> None:
     if name == "stream":
         match = "first argument"  # wrap's stream is its first argument
-    elif name == "fallbacks":
-        match = "fallbacks"  # a single stream has none
+    elif name in ("fallbacks", "hedge"):
+        match = name  # a single stream cannot be re-issued
     _raises(error, match, lambda: l0.wrap(words(), **{name: value}))
 
 
@@ -428,6 +428,8 @@ def test_wrap_rejects_what_it_cannot_wrap() -> None:
         l0.wrap(42)
     with pytest.raises(TypeError, match="fallbacks"):
         l0.wrap(words(), fallbacks=[CountingFactory()])
+    with pytest.raises(TypeError, match="hedge must be left out"):
+        l0.wrap(words(), hedge=l0.Hedge(after=0.1))
 
 
 def test_register_rejects_a_non_adapter() -> None:
