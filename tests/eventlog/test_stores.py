@@ -69,8 +69,8 @@ def test_sqlite_uses_wal_and_one_transaction_per_batch(tmp_path: Path) -> None:
     assert mode == ("wal",)
 
 
-async def test_a_killed_sqlite_writer_loses_at_most_its_unflushed_batch(tmp_path: Path) -> None:
-    path = tmp_path / "events.db"
+def _kill_writer_mid_session(path: Path) -> int:
+    """Run the writer until it says how many tokens passed, SIGKILL it; that count."""
     writer = subprocess.Popen(
         [sys.executable, str(WRITER), str(path)], stdout=subprocess.PIPE, text=True
     )
@@ -85,6 +85,12 @@ async def test_a_killed_sqlite_writer_loses_at_most_its_unflushed_batch(tmp_path
             writer.kill()
             writer.wait()
     assert writer.returncode == -signal.SIGKILL
+    return int(line.split()[1])
+
+
+async def test_a_killed_sqlite_writer_loses_at_most_its_unflushed_batch(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    seen = _kill_writer_mid_session(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     db.close()
@@ -93,7 +99,6 @@ async def test_a_killed_sqlite_writer_loses_at_most_its_unflushed_batch(tmp_path
     assert await complete.read() == "".join(f"w{i} " for i in range(50))
     assert complete.state.completed
     killed = [r["seq"] for r in store.read("killed")]
-    seen = int(line.split()[1])
     batch = 16
     # Whole batches only, in order, and every batch before the consumer's last token.
     assert killed == list(range(len(killed)))
