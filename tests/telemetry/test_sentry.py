@@ -282,12 +282,14 @@ async def test_race_and_hedge_breadcrumbs(
         (hedge, "hedge_loser", hedged.session_id),
     ):
         start, won, cancelled, end = (c["data"] for c in (crumbs_of[0], *crumbs_of[-3:]))
-        # The winner's and the loser's crumbs name their child session, start and end the
-        # operation.
-        assert won["l0.multi.winner_index"] == 1 and won["l0.session.id"] == winner
+        # Every crumb of the operation carries its id; the winner's and the loser's also
+        # name their child session.
+        operation = start["l0.session.id"]
+        assert won["l0.multi.winner_index"] == 1 and won["l0.multi.child.session_id"] == winner
         assert cancelled["l0.multi.index"] == 0 and cancelled["l0.waste.reason"] == reason
         assert cancelled["l0.tokens.discarded"] == 0
-        assert cancelled["l0.session.id"] not in (winner, start["l0.session.id"])
-        assert end["l0.session.id"] == start["l0.session.id"]
+        assert cancelled["l0.multi.child.session_id"] not in (winner, operation)
+        assert won["l0.session.id"] == cancelled["l0.session.id"] == operation
+        assert end["l0.session.id"] == operation
         assert end["l0.outcome"] == "success" and end["l0.multi.cancelled_count"] == 1
     assert hedge[-1]["data"]["l0.hedge.count"] == 1
