@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from l0.eventlog import EventStore
     from l0.testing import Reply
 
 __all__ = ["main"]
@@ -101,8 +102,60 @@ async def _serve(host: str, port: int, default: Reply) -> None:
     print("l0 chaos: stopped", file=sys.stderr, flush=True)
 
 
+# -- l0 replay -----------------------------------------------------------------------------
+
+
+def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="print a recorded session as it streamed",
+        description=(
+            "Replay a session recorded with l0.run(..., record=store) from a SQLite file "
+            "(create_sqlite_event_store) or a .jsonl file (create_jsonl_event_store)."
+        ),
+    )
+    replay.add_argument("file", help="the event store file")
+    replay.add_argument("--stream-id", help="the recording to replay (default: the last one)")
+    replay.add_argument(
+        "--speed", type=float, default=1.0, help="1 keeps the recorded timing, 0 prints at once"
+    )
+    replay.set_defaults(handler=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from l0.eventlog import open_event_store
+
+    try:
+        return asyncio.run(_print_replay(open_event_store(args.file), args.stream_id, args.speed))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"l0 replay: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _print_replay(store: EventStore, stream_id: str | None, speed: float) -> int:
+    import l0
+
+    result = await l0.replay(stream_id, event_store=store, speed=speed)
+    print(f"▶ replay of {result.session_id}\n  ", end="")
+    async for event in result:
+        if event.is_token:
+            print(event.text, end="", flush=True)
+        elif event.is_reset:
+            print(f" [retry: discard all but {event.keep} chars]\n   ", end="")
+        elif event.is_error:
+            print(f"\n  failed: {event.error!r}")
+    state = result.state
+    print(
+        f"\n  {result.outcome}: {state.token_count} tokens, {state.attempt} attempt(s), "
+        f"{state.retry_count} retries, fallback {state.fallback_index}, "
+        f"{len(state.violations)} guardrail violation(s)"
+    )
+    return 0 if result.outcome == "success" else 1
+
+
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_chaos,
+    _add_replay,
 )
 
 if __name__ == "__main__":

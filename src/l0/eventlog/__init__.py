@@ -5,6 +5,7 @@ turns the recording back into a `Result`. Stores: in memory, JSON Lines, SQLite 
 durable default). `OtelLogExporter` ships records as OpenTelemetry log records.
 """
 
+from .files import open_event_store
 from .jsonl import JsonlEventStore, create_jsonl_event_store
 from .recorder import EventRecorder, Redact, create_event_recorder
 from .recording import Recording, record_result
@@ -29,6 +30,7 @@ __all__ = [
     "create_sqlite_event_store",
     "decode_event",
     "encode_event",
+    "open_event_store",
     "record_result",
     "replay",
 ]

@@ -1,4 +1,4 @@
-"""pytest plugin (entry point `l0`): the `fault_server` fixture.
+"""pytest plugin (entry point `l0`): the `fault_server` and `l0_replay` fixtures.
 
 Loaded by every pytest run in an environment where l0 is installed, so it imports nothing
 heavy (no openai, no litellm) and must not fail when pytest-asyncio is absent: then the
@@ -8,13 +8,21 @@ fixture runs the server in a background thread instead of the test's event loop.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .server import FaultServer
 
-__all__ = ["fault_server"]
+if TYPE_CHECKING:
+    from ..eventlog import EventStore
+    from ..runtime.result import Result
+
+__all__ = ["fault_server", "l0_replay"]
+
+ReplayLoader = Callable[..., Awaitable["Result"]]
 
 
 async def _serve_in_test_loop() -> AsyncIterator[FaultServer]:
@@ -35,3 +43,23 @@ if importlib.util.find_spec("pytest_asyncio") is not None:
     fault_server = pytest_asyncio.fixture(_serve_in_test_loop, name="fault_server")
 else:  # pragma: no cover - only without pytest-asyncio
     fault_server = pytest.fixture(_serve_in_thread, name="fault_server")
+
+
+@pytest.fixture
+def l0_replay() -> ReplayLoader:
+    """Load a recorded session as a deterministic stream: `await l0_replay(path_or_store,
+    stream_id=None, speed=0)` returns a `Result` that yields the recording's events and
+    ends with its state, every run the same (docs/eventlog.md)."""
+
+    async def load(
+        source: str | os.PathLike[str] | EventStore,
+        stream_id: str | None = None,
+        speed: float = 0.0,
+    ) -> Result:
+        import l0
+        from l0.eventlog import open_event_store
+
+        store = open_event_store(source) if isinstance(source, str | os.PathLike) else source
+        return await l0.replay(stream_id, event_store=store, speed=speed)
+
+    return load
