@@ -6,7 +6,10 @@ Python objects that still read well (`event.is_token`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .events import Deferred
@@ -40,11 +43,41 @@ class ErrorCategory(str, Enum):
     INTERNAL = "internal"
 
 
+@dataclass(frozen=True, slots=True)
+class DataPayload:
+    """A non-text output (the `data` of a DATA event): an image, audio or video clip, a
+    file, or a JSON value. The bytes travel as `base64` or behind a `url`."""
+
+    content_type: str
+    """"image", "audio", "video", "file" or "json"."""
+    mime_type: str | None = None
+    base64: str | None = field(default=None, repr=False)  # large: kept out of logs
+    url: str | None = None
+    json: Any = None
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """What the generator reports about it: width, height, seed, duration, model..."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a long generation is (the `data` of a PROGRESS event); any field may be
+    unknown."""
+
+    percent: float | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    message: str | None = None
+    eta: float | None = None
+    """Seconds left, as the generator estimates them."""
+
+
 _TOKEN = EventType.TOKEN
 _TOOL_CALL = EventType.TOOL_CALL
 _COMPLETE = EventType.COMPLETE
 _ERROR = EventType.ERROR
 _RESET = EventType.RESET
+_DATA = EventType.DATA
+_PROGRESS = EventType.PROGRESS
 
 
 class Event:
@@ -53,6 +86,8 @@ class Event:
     - TOKEN: `text` is the new text.
     - TOOL_CALL: `data` is `{"id", "name", "arguments"}` with arguments as the raw JSON text,
       assembled from all of the provider's deltas.
+    - DATA: `data` is a `DataPayload` (an image, audio, video...) an adapter produced.
+    - PROGRESS: `data` is a `Progress` of a long generation.
     - RESET: the retry boundary. Keep the first `keep` characters of what you built from
       earlier TOKEN events and drop the rest; `state.content` was rewound the same way.
     - COMPLETE: `usage` holds the provider's token usage when it reported one.
@@ -96,6 +131,14 @@ class Event:
     @property
     def is_reset(self) -> bool:
         return self.type is _RESET
+
+    @property
+    def is_data(self) -> bool:
+        return self.type is _DATA
+
+    @property
+    def is_progress(self) -> bool:
+        return self.type is _PROGRESS
 
     def __repr__(self) -> str:
         fields = [f"type={self.type.value}"]
@@ -173,6 +216,10 @@ class State:
         self.resume_point = ""
         self.resume_from = 0
         self.tool_calls: list[dict[str, Any]] = []
+        # An adapter's DATA payloads, in order, from every attempt (each reached the
+        # consumer: a retry boundary does not take them back), and its last PROGRESS.
+        self.data_outputs: list[Any] = []
+        self.last_progress: Any = None
         self.usage: dict[str, int] | None = None
         self.finish_reason: str | None = None
         self.model: str | None = None

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from .. import _validate
 from ..events import ObservabilityEventType as T
-from ..runtime.result import Result
 from ..format.json import extract_json_from_output
+from ..runtime.result import Result
 from ._agreement import Ballot, Vote, vote
 from ._operation import Operation
 from ._tasks import start_child, task_options

@@ -49,12 +49,14 @@ class _Attempt:
 
     __slots__ = (
         "closed",
+        "data_events",
         "ended",
         "first_token_at",
         "index",
         "is_fallback",
         "is_retry",
         "opened",
+        "progress_events",
         "start_tokens",
         "started_at",
     )
@@ -69,6 +71,7 @@ class _Attempt:
         self.closed = False
         self.ended = False
         self.start_tokens = state.token_count
+        self.data_events = self.progress_events = 0
 
     def tokens(self, state: State) -> int:
         """Tokens this attempt delivered (valid until the retry boundary rewinds)."""
@@ -177,7 +180,7 @@ class Session:
                                 # Token chunks show progress through the token count.
                                 watch.seen += 1
                                 if passes and not raw and _passed_through(chunk):
-                                    yield self._stream_event(chunk)
+                                    yield self._pass_through(chunk, attempt)
                                     if watch.fired is not None:
                                         break
                                     continue
@@ -385,6 +388,17 @@ class Session:
         """An event for the consumer, which `on_event` sees too."""
         self._callback_sink.token_event(event)
         return event
+
+    def _pass_through(self, event: Event, attempt: _Attempt) -> Event:
+        """An adapter's event without text: data and progress are kept in the state and
+        counted for the attempt's span; each is an ordinary stream event after that."""
+        if event.type is EventType.DATA:
+            self.state.data_outputs.append(event.data)
+            attempt.data_events += 1
+        elif event.type is EventType.PROGRESS:
+            self.state.last_progress = event.data
+            attempt.progress_events += 1
+        return self._stream_event(event)
 
     def _flush_overlap(self, translator: Any) -> list[Event]:
         """Text a resumed attempt held back for overlap removal, when the stream ended."""
@@ -734,6 +748,8 @@ class Session:
             request_model=opened.info.request_model if opened else None,
             provider=opened.info.provider if opened else None,
             checkpoints=self.checks.checkpoints,
+            data_events=attempt.data_events or None,
+            progress_events=attempt.progress_events or None,
         )
 
     async def _finish(self) -> None:
@@ -783,6 +799,7 @@ class Session:
             model_retry_count=state.model_retry_count,
             network_retry_count=state.network_retry_count,
             checkpoints_created=self.checks.checkpoints,
+            data_outputs=len(state.data_outputs) or None,
             resumed=state.resumed,
             attempts=state.attempt,
             start_ts=self._started_ts,
