@@ -2,8 +2,11 @@
 
 `l0.run(..., record=store)` records a session; `l0.replay(stream_id=, event_store=)`
 turns the recording back into a `Result`. Stores: in memory, JSON Lines, SQLite (the
-durable default). `OtelLogExporter` ships records as OpenTelemetry log records.
+durable default). `OtelLogExporter` (from `l0.telemetry.otel_logs`, imported on first
+use) ships records as OpenTelemetry log records.
 """
+
+from typing import Any
 
 from .files import open_event_store
 from .jsonl import JsonlEventStore, create_jsonl_event_store
@@ -20,6 +23,7 @@ __all__ = [
     "EventStore",
     "InMemoryEventStore",
     "JsonlEventStore",
+    "OtelLogExporter",
     "Record",
     "Recording",
     "Redact",
@@ -34,3 +38,12 @@ __all__ = [
     "record_result",
     "replay",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # OpenTelemetry is imported by l0.telemetry only, and only when asked for.
+    if name == "OtelLogExporter":
+        from ..telemetry.otel_logs import OtelLogExporter
+
+        return OtelLogExporter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -56,6 +56,9 @@ def record_result(result: Result, record: EventStore | Recording) -> Result:
         redact=recording.redact,
         batch_size=recording.batch_size,
     )
+    bind = getattr(recording.store, "bind", None)
+    if callable(bind):  # a store that wants the session, like the OTel log exporter
+        bind(recorder.stream_id, engine.state)
     engine.tel.add_sink(_LifecycleSink(recorder, recording.prompt))
     result._session = _Recorded(engine, recorder)
     return result
