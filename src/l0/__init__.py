@@ -72,6 +72,7 @@ from .runtime.timeouts import Timeout
 from .structured import structured
 from .telemetry import Instrumentation, instrument
 from .types import DataPayload, ErrorCategory, Event, EventType, Progress, State
+from .window import ChunkResult, DocumentWindow, WindowChunk, create_window
 from .wrap import wrap
 
 __version__ = "0.1.0"
@@ -81,8 +82,10 @@ __all__ = [
     "Adapters",
     "BackoffStrategy",
     "CheckIntervals",
+    "ChunkResult",
     "ConsensusResult",
     "DataPayload",
+    "DocumentWindow",
     "DriftConfig",
     "ErrorCategory",
     "ErrorCode",
@@ -115,6 +118,7 @@ __all__ = [
     "Task",
     "TaskResult",
     "Timeout",
+    "WindowChunk",
     "__version__",
     "auto_correct_json",
     "batched",
@@ -125,6 +129,7 @@ __all__ = [
     "create_in_memory_event_store",
     "create_jsonl_event_store",
     "create_sqlite_event_store",
+    "create_window",
     "custom_pattern_rule",
     "drift_rule",
     "extract_json_from_markdown",
