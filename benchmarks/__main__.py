@@ -14,7 +14,7 @@ import asyncio
 import os
 import sys
 
-from . import loopback, multi, otel, synthetic
+from . import eventlog, loopback, multi, otel, synthetic
 from ._timing import Row
 
 
@@ -31,6 +31,7 @@ async def run(quick: bool) -> tuple[list[Row], list[tuple[int, float]]]:
     rows += await synthetic.rows(
         "synthetic: full stack + OTel / bare", full, synthetic.FULL_BUDGET, quick=quick
     )
+    rows += await eventlog.rows(quick=quick)
     rows += await loopback.rows(
         "loopback: full stack + OTel / bare SDK", loopback.SDK_BUDGET, quick=quick, full=True
     )

@@ -72,4 +72,4 @@ async def test_records_become_log_records_in_the_session_trace(
     everything = repr([r.body for r in records])
     assert ("Logged" in everything) is capture
     assert ("a prompt" in everything) is capture
-    assert ("l0.stream.token" in names) is capture
+    assert ("l0.stream.tokens" in names) is capture

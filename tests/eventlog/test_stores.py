@@ -51,7 +51,7 @@ def test_a_torn_jsonl_line_is_skipped(tmp_path: Path) -> None:
     recorder.flush()
     with path.open("ab") as file:
         file.write(b'{"v": 1, "stream_id": "s", "seq": 1, "t"')  # a crash mid-write
-    assert [r["data"] for r in store.read("s")] == [{"text": "kept"}]
+    assert [r["data"]["texts"] for r in store.read("s")] == [["kept"]]
 
 
 def test_sqlite_uses_wal_and_one_transaction_per_batch(tmp_path: Path) -> None:
@@ -62,9 +62,9 @@ def test_sqlite_uses_wal_and_one_transaction_per_batch(tmp_path: Path) -> None:
     for word in ("a", "b", "c", "d"):
         recorder.record_token(word)
     assert statements.count("BEGIN") == statements.count("COMMIT") == 1
-    assert len(store.read("s")) == 3  # the fourth waits for its batch
+    assert [r["data"]["texts"] for r in store.read("s")] == [["a", "b", "c"]]  # d waits
     recorder.flush()
-    assert len(store.read("s")) == 4
+    assert [r["data"]["texts"] for r in store.read("s")] == [["a", "b", "c"], ["d"]]
     mode = sqlite3.connect(tmp_path / "events.db").execute("PRAGMA journal_mode").fetchone()
     assert mode == ("wal",)
 
@@ -98,12 +98,12 @@ async def test_a_killed_sqlite_writer_loses_at_most_its_unflushed_batch(tmp_path
     complete = await l0.replay(stream_id="complete", event_store=store)
     assert await complete.read() == "".join(f"w{i} " for i in range(50))
     assert complete.state.completed
-    killed = [r["seq"] for r in store.read("killed")]
-    batch = 16
-    # Whole batches only, in order, and every batch before the consumer's last token.
-    assert killed == list(range(len(killed)))
-    assert len(killed) % batch == 0
-    assert len(killed) >= seen  # SESSION_START and the tokens' batches: all committed
+    killed = store.read("killed")
+    tokens = sum(len(r["data"]["texts"]) for r in killed if r["type"] == "tokens")
+    # Whole batches only (16 tokens each), in order, every one the consumer had passed.
+    assert [r["seq"] for r in killed] == list(range(len(killed)))
+    assert killed[0]["type"] == "SESSION_START"
+    assert tokens % 16 == 0 and tokens >= seen
     replayed = await l0.replay(stream_id="killed", event_store=store)
     text = await replayed.read()
     assert text.startswith("w0 w1 w2 ") and not replayed.state.completed

@@ -2,8 +2,10 @@
 
 Records are built per event (a small dict) and handed to the store every `batch_size`
 records and at `flush()`: a store is written once per batch, never per token, and a
-crash loses at most the batch not yet flushed. `redact` sees every record just before it
-is written and returns the record to write (or None to drop it).
+crash loses at most the batch not yet flushed. Consecutive tokens make one `tokens`
+record (their texts and offsets side by side), so a token costs two list appends, not a
+record. `redact` sees every record just before it is written and returns the record to
+write (or None to drop it).
 """
 
 from __future__ import annotations
@@ -41,11 +43,24 @@ class EventRecorder:
         self._started = time.monotonic()
         self._seq = 0
         self._buffer: list[Record] = []
+        # The open run of tokens, appended to in place (`token_run` hands them out); their
+        # clock readings become offsets when the run closes, not per token.
+        self._texts: list[str] = []
+        self._offsets: list[float] = []
+
+    def token_run(self) -> tuple[list[str], list[float], int]:
+        """For a hot loop: the open run's texts and clock readings (append the token and
+        `time.monotonic()`) and the batch size; at `len(texts) >= batch` call `flush()`, as
+        `record_token` does."""
+        return self._texts, self._offsets, self.batch_size
 
     # -- the stream the consumer sees
 
     def record_token(self, text: str) -> None:
-        self._add("stream", "token", {"text": text})
+        self._texts.append(text)
+        self._offsets.append(time.monotonic())
+        if len(self._texts) >= self.batch_size:
+            self.flush()
 
     def record_reset(self, keep: int, *, tokens: int | None = None) -> None:
         data: dict[str, Any] = {"keep": keep}
@@ -116,6 +131,8 @@ class EventRecorder:
     # -- writing
 
     def _add(self, kind: str, type: str, data: dict[str, Any]) -> None:
+        if self._texts:
+            self._close_run()
         self._buffer.append(
             {
                 "v": SCHEMA_VERSION,
@@ -131,13 +148,34 @@ class EventRecorder:
         if len(self._buffer) >= self.batch_size:
             self.flush()
 
+    def _close_run(self) -> None:
+        texts, clock, started = self._texts, self._offsets, self._started
+        offsets = [at - started for at in clock]
+        self._buffer.append(
+            {
+                "v": SCHEMA_VERSION,
+                "stream_id": self.stream_id,
+                "seq": self._seq,
+                "t": offsets[0],
+                "kind": "stream",
+                "type": "tokens",
+                "data": {"texts": texts[:], "t": offsets},
+            }
+        )
+        self._seq += 1
+        texts.clear()
+        clock.clear()
+
     def flush(self) -> None:
         """Write the buffered records to the store as one batch."""
+        if self._texts:
+            self._close_run()
         batch, self._buffer = self._buffer, []
         redact = self.redact
         if redact is not None:
             batch = [r for r in map(redact, batch) if r is not None]
-        self.store.append(batch)
+        if batch:
+            self.store.append(batch)
 
 
 def create_event_recorder(

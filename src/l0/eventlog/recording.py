@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from ..events import ObservabilityEvent
@@ -138,11 +139,20 @@ class _Recorded:
                 async for chunk in inner:
                     yield chunk
                 return
-            token, other, state = recorder.record_token, recorder.record_event, engine.state
+            other, state = recorder.record_event, engine.state
+            texts, clock, batch = recorder.token_run()
+            # `record_token`, inlined with locals only: this loop runs once per token.
+            text, read, now, token = texts.append, clock.append, monotonic, _TOKEN
+            left = batch
             async for event in inner:
                 kind = event.type
-                if kind is _TOKEN:
-                    token(event.text)
+                if kind is token:
+                    text(event.text)
+                    read(now())
+                    left -= 1
+                    if not left:
+                        recorder.flush()
+                        left = batch
                 elif kind is _RESET:
                     recorder.record_reset(event.keep, tokens=state.token_count)
                 else:

@@ -20,7 +20,7 @@ from .. import _validate
 from ..errors import ErrorCode, L0Error
 from ..runtime.result import Result
 from ..telemetry.facade import Telemetry
-from ..types import Event, EventType, State
+from ..types import Event, EventType, State, TokenEvent
 from .schema import Record, decode_event
 from .state import restore_state
 from .store import EventStore
@@ -85,7 +85,13 @@ class _Replay:
                     yield self._aborted()
                     return
                 kind, data = record["kind"], record["data"]
-                if kind == "stream":
+                if record["type"] == "tokens":
+                    async for event in self._tokens(started, data):
+                        yield event
+                    if self._stop.is_set():
+                        yield self._aborted()
+                        return
+                elif kind == "stream":
                     event = decode_event(record["type"], data)
                     self._apply(event, data)
                     yield event
@@ -102,6 +108,19 @@ class _Replay:
                 state.aborted = True
             if state.ended_at is None:
                 state.ended_at = time.monotonic()
+
+    async def _tokens(self, started: float, data: Mapping[str, Any]) -> AsyncGenerator[Event, None]:
+        """A run of tokens, each at its own offset; stops early when aborted."""
+        state, speed = self.state, self._speed
+        for text, offset in zip(data["texts"], data["t"], strict=True):
+            if speed and not await self._due(started + offset / speed):
+                return
+            state._pieces.append(text)
+            if state.first_token_at is None:
+                state.first_token_at = time.monotonic()
+            yield TokenEvent(text)
+            if self._stop.is_set():
+                return
 
     async def _due(self, at: float) -> bool:
         """Wait until `at`; False when aborted first."""

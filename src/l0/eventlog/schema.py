@@ -2,7 +2,9 @@
 
 A record is one JSON object: `{"v", "stream_id", "seq", "t", "kind", "type", "data"}`.
 `kind` is `"stream"` for what the consumer received (`type` is an `EventType` value:
-token, reset, tool_call, data, progress, message, complete, error), `"lifecycle"` for a
+token, reset, tool_call, data, progress, message, complete, error; or `tokens`, a run of
+consecutive tokens, `data` = `{"texts": [...], "t": [...]}` with each token's offset),
+`"lifecycle"` for a
 telemetry moment (`type` is an `ObservabilityEventType` name), `"state"` for the session's
 final state. `t` is seconds since the recording started. Stores keep records as these plain
 dicts, so what a `redact=` hook returns is exactly what is written.

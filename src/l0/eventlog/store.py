@@ -1,8 +1,8 @@
 """Event stores: where a recording's records go, and where a replay reads them.
 
-A store is anything with `append(records)` (one batch, written atomically where the
-medium allows), `read(stream_id)` (the stream's records in order) and `stream_ids()`. The
-recorder calls `append` once per batch, never per token.
+A store is anything with `append(records)` (one batch of one stream's records, never
+empty, written atomically where the medium allows), `read(stream_id)` (the stream's
+records in order) and `stream_ids()`. The recorder calls `append` once per batch.
 """
 
 from __future__ import annotations
@@ -29,12 +29,7 @@ class InMemoryEventStore:
         self._streams: dict[str, list[Record]] = {}
 
     def append(self, records: Sequence[Record]) -> None:
-        streams = self._streams
-        for record in records:
-            stream = streams.get(record["stream_id"])
-            if stream is None:
-                stream = streams[record["stream_id"]] = []
-            stream.append(record)
+        self._streams.setdefault(records[0]["stream_id"], []).extend(records)
 
     def read(self, stream_id: str) -> list[Record]:
         return list(self._streams.get(stream_id, ()))

@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = ["OtelLogExporter"]
 
-_CONTENT = frozenset({"text", "checkpoint", "resume_point", "prompt", "arguments", "content"})
+_CONTENT = frozenset(
+    {"text", "texts", "checkpoint", "resume_point", "prompt", "arguments", "content"}
+)
+_TEXT_ONLY = frozenset({"token", "tokens"})
 _SEVERITY = {"error": SeverityNumber.ERROR, "ERROR": SeverityNumber.WARN}
 
 
@@ -55,7 +58,7 @@ class OtelLogExporter:
     def append(self, records: Sequence[Record]) -> None:
         capture = capture_content_enabled() if self._capture is None else self._capture
         for record in records:
-            if record["type"] == "token" and not capture:
+            if record["type"] in _TEXT_ONLY and not capture:
                 continue
             self._emit(record, capture)
             if record["kind"] == "state":
