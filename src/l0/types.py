@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .events import Deferred
@@ -54,7 +53,7 @@ class DataPayload:
     base64: str | None = field(default=None, repr=False)  # large: kept out of logs
     url: str | None = None
     json: Any = None
-    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    metadata: Mapping[str, Any] = field(default_factory=dict)
     """What the generator reports about it: width, height, seed, duration, model..."""
 
 

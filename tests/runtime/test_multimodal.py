@@ -3,9 +3,11 @@ its tokens, the state keeps them, and guardrails and drift look at text only."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 
 import l0
@@ -159,7 +161,50 @@ async def test_the_checks_do_see_the_same_text_as_tokens() -> None:
         yield Event(EventType.COMPLETE)
 
     rule = l0.custom_pattern_rule([r"(?i)as an ai language model"], "no meta")
-    result = await l0.run(as_text, guardrails=[rule], retry=l0.Retry(attempts=1, max_retries=1))
+    result = await l0.run(
+        as_text,
+        guardrails=[rule],
+        retry=l0.Retry(attempts=1, max_retries=1, base_delay=0.0, max_delay=0.0),
+    )
     events = [e async for e in result]
     assert events[-1].is_error
     assert result.state.violations
+
+
+async def _image_only() -> AsyncIterator[Event]:
+    yield Event(EventType.PROGRESS, data=Progress(percent=50.0))
+    yield Event(EventType.DATA, data=IMAGE)
+    yield Event(EventType.COMPLETE)
+
+
+@pytest.mark.parametrize("guardrails", [None, "recommended"])
+async def test_output_made_only_of_data_is_output(guardrails: str | None) -> None:
+    # Neither the session's zero-output check nor the zero_output rule (in the
+    # recommended preset) fails an attempt that produced an image and no text.
+    rules = l0.Guardrails.recommended() if guardrails else None
+    result = await l0.run(_image_only, guardrails=rules, retry=l0.Retry(attempts=1))
+    events = await drain(result)
+    assert _kinds(events) == ["progress", "data", "complete"]
+    assert result.state.data_outputs == [IMAGE]
+    assert (result.state.content, result.state.violations) == ("", [])
+
+
+async def test_progress_alone_is_still_zero_output() -> None:
+    async def progress_only() -> AsyncIterator[Event]:
+        yield Event(EventType.PROGRESS, data=Progress(percent=100.0))
+        yield Event(EventType.COMPLETE)
+
+    result = await l0.run(
+        progress_only, retry=l0.Retry(attempts=1, max_retries=1, base_delay=0.0, max_delay=0.0)
+    )
+    events = [e async for e in result]
+    assert events[-1].is_error
+    assert any(e.code is l0.ErrorCode.ZERO_OUTPUT for e in events[-1].error.errors)
+
+
+def test_payloads_are_plain_data_and_keep_base64_out_of_their_repr() -> None:
+    # A recorder stores them as JSON (dataclasses.asdict); logs show them without bytes.
+    stored = orjson.loads(orjson.dumps(dataclasses.asdict(IMAGE)))
+    assert DataPayload(**stored) == IMAGE
+    assert dataclasses.asdict(Progress(step=1))["step"] == 1
+    assert "iVBORw0KGgo" not in repr(Event(EventType.DATA, data=IMAGE))

@@ -1,7 +1,8 @@
 """Output-shape rules: empty output, stalled output, looping output.
 
 - `zero_output_rule`: at completion, the output is empty or only whitespace (including
-  zero-width characters). O(delta): it only remembers whether it saw a visible character.
+  zero-width characters) and the adapter produced no DATA (an image is output).
+  O(delta): it only remembers whether it saw a visible character.
 - `stall_rule`: no new visible content for more than `max_gap` seconds between checks.
   It only fires when the engine is asked to check (the runtime's inter-token timeout
   handles a stream that sends nothing at all); the clock is injectable for tests.
@@ -47,6 +48,11 @@ class ZeroOutputChecker(StreamChecker):
     @property
     def wake(self) -> Wake | None:
         return NEVER  # it only judges at completion
+
+    def __call__(self, ctx: GuardrailContext) -> list[GuardrailViolation]:
+        if ctx.completed and ctx.data_outputs:
+            self._seen = True  # an image (or other DATA) is output, though not text
+        return super().__call__(ctx)
 
     def feed(self, delta: str) -> list[GuardrailViolation]:
         if not self._seen and delta.strip(_INVISIBLE):

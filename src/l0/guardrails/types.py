@@ -8,7 +8,7 @@ a function `check(state)` that reads `state.content`, like the examples in the R
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -55,7 +55,15 @@ class GuardrailContext:
     they read `delta`, the text added since their previous streaming check.
     """
 
-    __slots__ = ("_content", "_metadata", "_source", "completed", "delta", "token_count")
+    __slots__ = (
+        "_content",
+        "_metadata",
+        "_source",
+        "completed",
+        "data_outputs",
+        "delta",
+        "token_count",
+    )
 
     def __init__(
         self,
@@ -64,6 +72,7 @@ class GuardrailContext:
         delta: str = "",
         token_count: int = 0,
         metadata: dict[str, Any] | None = None,
+        data_outputs: Sequence[Any] = (),
     ) -> None:
         self._content: str | None
         self._source: Callable[[], str] | None
@@ -75,6 +84,9 @@ class GuardrailContext:
         self.delta = delta
         self.token_count = token_count
         self._metadata = metadata  # built on first read: most checks never look
+        # The session's non-text outputs (`State.data_outputs`): rules check text, but
+        # output made only of data is still output.
+        self.data_outputs = data_outputs
 
     def renew(self, delta: str, token_count: int, completed: bool = False) -> None:
         """Point this context at the next check (the runtime reuses one per attempt).

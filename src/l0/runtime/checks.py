@@ -68,7 +68,9 @@ class ContentChecks:
         self._resuming = False
         self._resume_started: float | None = None
         # One context for every check: rules see it only during their call.
-        self._context = GuardrailContext(content=lambda: state.content)
+        self._context = GuardrailContext(
+            content=lambda: state.content, data_outputs=state.data_outputs
+        )
         self.checkpoints = 0
         self._announce_checkpoints = announce_checkpoints
         self._next_guard = self._next_drift = self._next_checkpoint = _NEVER

@@ -426,7 +426,12 @@ class Session:
         state.response_id = result.response_id
         attempt = self._attempt
         assert attempt is not None
-        if attempt.tokens(state) == 0 and not result.tool_calls and not state.resumed:
+        if (
+            attempt.tokens(state) == 0
+            and not result.tool_calls
+            and not attempt.data_events
+            and not state.resumed
+        ):
             raise L0Error("the stream ended without any output", ErrorCode.ZERO_OUTPUT)
         self.checks.complete()
         self._emit_attempt_end(attempt, None, None)
