@@ -213,3 +213,23 @@ async def test_bad_arguments_fail_at_the_call() -> None:
         await l0.replay(stream_id="missing", event_store=store)
     with pytest.raises(ValueError, match="speed"):
         await l0.replay(event_store=store, speed=-1)
+
+
+async def test_data_and_progress_events_replay_with_their_payloads() -> None:
+    image = l0.DataPayload("image", mime_type="image/png", base64="iVBORw0KGgo=", metadata={"w": 1})
+
+    async def generation() -> Any:
+        yield l0.Event(l0.EventType.PROGRESS, data=l0.Progress(percent=50.0, step=1))
+        yield l0.Event(l0.EventType.DATA, data=image)
+        yield l0.Event(l0.EventType.TOKEN, text="an image")
+        yield l0.Event(l0.EventType.PROGRESS, data=l0.Progress(percent=100.0, step=2))
+
+    store = l0.create_in_memory_event_store()
+    live = await l0.run(generation, record=store)
+    live_events = await consume(live)
+    replayed = await l0.replay(stream_id=live.session_id, event_store=store)
+    events = [e async for e in replayed]
+    assert [{"type": e.type.value, **l0.eventlog.encode_event(e)} for e in events] == live_events
+    assert replayed.state.data_outputs == live.state.data_outputs == [image]
+    assert replayed.state.last_progress == live.state.last_progress
+    assert isinstance(events[0].data, l0.Progress)

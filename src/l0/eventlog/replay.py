@@ -141,6 +141,10 @@ class _Replay:
             state._rewind(event.keep, data.get("tokens", _tokens_within(state, event.keep)))
         elif kind is EventType.TOOL_CALL:
             state.tool_calls.append(event.data)
+        elif kind is EventType.DATA:
+            state.data_outputs.append(event.data)
+        elif kind is EventType.PROGRESS:
+            state.last_progress = event.data
         elif kind is EventType.COMPLETE:
             state.usage = event.usage
             state.completed = True

@@ -2,7 +2,8 @@
 
 A record is one JSON object: `{"v", "stream_id", "seq", "t", "kind", "type", "data"}`.
 `kind` is `"stream"` for what the consumer received (`type` is an `EventType` value:
-token, reset, tool_call, data, progress, message, complete, error; or `tokens`, a run of
+token, reset, tool_call, data, progress, message, complete, error; a DATA or PROGRESS
+payload's class is named in `data_class`; or `tokens`, a run of
 consecutive tokens, `data` = `{"texts": [...], "t": [...]}` with each token's offset),
 `"lifecycle"` for a
 telemetry moment (`type` is an `ObservabilityEventType` name), `"state"` for the session's
@@ -19,11 +20,14 @@ from typing import Any
 
 from ..errors import ErrorCode, L0Error
 from ..events import Deferred
-from ..types import Event, EventType, TokenEvent
+from ..types import DataPayload, Event, EventType, Progress, TokenEvent
 
 __all__ = ["SCHEMA_VERSION", "Record", "decode_event", "encode_event", "plain"]
 
 SCHEMA_VERSION = 1
+
+_PAYLOADS = (DataPayload, Progress)
+_PAYLOAD_NAMES: dict[str, Any] = {cls.__name__: cls for cls in _PAYLOADS}
 
 Record = dict[str, Any]
 """One record as written: see the module docstring."""
@@ -46,6 +50,8 @@ def encode_event(event: Event) -> dict[str, Any]:
         data["text"] = event.text
     if event.data is not None:
         data["data"] = plain(event.data)
+        if type(event.data) in _PAYLOADS:  # rebuilt as the class it was
+            data["data_class"] = type(event.data).__name__
     if event.usage is not None:
         data["usage"] = dict(event.usage)
     return data
@@ -57,10 +63,14 @@ def decode_event(type: str, data: Mapping[str, Any]) -> Event:
     if kind is EventType.TOKEN:
         return TokenEvent(data["text"])
     error = data.get("error")
+    payload = data.get("data")
+    rebuild = _PAYLOAD_NAMES.get(data.get("data_class", ""))
+    if rebuild is not None and isinstance(payload, Mapping):
+        payload = rebuild(**payload)
     return Event(
         kind,
         text=data.get("text"),
-        data=data.get("data"),
+        data=payload,
         usage=data.get("usage"),
         error=L0Error.from_dict(error) if error is not None else None,
         keep=data.get("keep", 0),
