@@ -11,11 +11,12 @@ __all__ = ["Span", "character_spans", "unit_spans"]
 
 Span = tuple[int, int]
 
-_STARTS = {
-    # Where a unit starts: after the whitespace ending a word, a sentence, a paragraph.
-    "token": re.compile(r"(?<=\s)(?=\S)"),
-    "sentence": re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)\]]*\s+(?=\S)"),
-    "paragraph": re.compile(r"\n[ \t]*\n\s*(?=\S)"),
+_ENDS = {
+    # Where a unit ends: after a word, a sentence, a paragraph. The whitespace between
+    # units starts the next one, as tokenizers attach it (" word" is one token).
+    "token": re.compile(r"(?<=\S)(?=\s+\S)"),
+    "sentence": re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)\]]*(?=\s+\S)"),
+    "paragraph": re.compile(r"(?<=\S)(?=[ \t]*\n[ \t]*\n\s*\S)"),
 }
 _FINER = {"paragraph": "sentence", "sentence": "token"}
 
@@ -58,7 +59,7 @@ def unit_spans(
 
 
 def _trimmed(text: str, start: int, end: int) -> Span:
-    """The span without the whitespace at its ends (the units keep what follows them)."""
+    """The span without the whitespace at its ends (a unit starts with what precedes it)."""
     piece = text[start:end]
     return start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
 
@@ -67,7 +68,7 @@ def _units(
     text: str, start: int, end: int, strategy: str, size: int, cost: Callable[[str], int]
 ) -> list[tuple[int, int, int]]:
     """(start, end, cost) of each unit of text[start:end], none costing more than `size`."""
-    bounds = [start, *(m.end() for m in _STARTS[strategy].finditer(text, start, end)), end]
+    bounds = [start, *(m.end() for m in _ENDS[strategy].finditer(text, start, end)), end]
     units = []
     for left, right in itertools.pairwise(bounds):
         if left == right:
