@@ -233,3 +233,18 @@ async def test_data_and_progress_events_replay_with_their_payloads() -> None:
     assert replayed.state.data_outputs == live.state.data_outputs == [image]
     assert replayed.state.last_progress == live.state.last_progress
     assert isinstance(events[0].data, l0.Progress)
+
+
+async def test_a_wrapped_client_records_each_session(
+    fault_server: FaultServer, client: openai.AsyncOpenAI
+) -> None:
+    fault_server.enqueue(Reply(text="first"), Reply(text="second"), model="m")
+    store = l0.create_in_memory_event_store()
+    wrapped = l0.wrap(client, record=store)
+    texts = []
+    for _ in range(2):
+        response = await wrapped.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        texts.append(await response.read())
+    assert len(store.stream_ids()) == 2
+    replays = [await l0.replay(stream_id=s, event_store=store) for s in store.stream_ids()]
+    assert [await r.read() for r in replays] == texts == ["first", "second"]
