@@ -114,6 +114,7 @@ RUN_BAD: dict[str, Bad] = {
     ],
     "callback_grace": _seconds("callback_grace", zero_ok=True) + _typed("callback_grace", None),
     "hedge": _typed("hedge", 5, "fast", True, {"after": 1.0}),
+    "record": _typed("record", "events.db", 5, True, object()),
     **{name: _typed(name, "print", 1) for name in CALLBACKS},
 }
 
