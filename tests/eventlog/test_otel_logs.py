@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from opentelemetry import trace
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
@@ -17,20 +17,31 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import l0
 from eventlog.conftest import opener
 from l0.eventlog import OtelLogExporter
+from l0.telemetry import facade
+from l0.telemetry.otel import OTelSink, otel_sink_factory
 from l0.testing import FaultServer, Reply
 
 TEXT = "Logged completions stay out of the pipeline unless capture is on."
 
 
-@pytest.fixture(scope="module")
-def spans() -> InMemorySpanExporter:
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """l0's OTel sink on a tracer provider of this test's own, in place of the global one
+    (which other tests' expectations depend on)."""
     exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):  # join the SDK provider another test set
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
+    provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
+
+    def sink(session: facade.Session) -> OTelSink:
+        return OTelSink(session, provider, NoOpMeterProvider())
+
+    saved = facade.settings.factories[:]
+    facade.settings.factories[:] = [sink if f is otel_sink_factory else f for f in saved]
+    try:
+        yield exporter
+    finally:
+        facade.settings.factories[:] = saved
+        provider.shutdown()
 
 
 @pytest.fixture
@@ -51,7 +62,6 @@ async def test_records_become_log_records_in_the_session_trace(
     client: openai.AsyncOpenAI,
 ) -> None:
     provider, exporter = logs
-    spans.clear()
     fault_server.enqueue(Reply(text=TEXT, reset_after=3), Reply(text=TEXT), model="m")
     store = OtelLogExporter(logger_provider=provider, capture_content=capture)
     retry = l0.Retry(base_delay=0.0, max_delay=0.0)
