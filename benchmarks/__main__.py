@@ -14,11 +14,13 @@ import asyncio
 import os
 import sys
 
-from . import eventlog, loopback, multi, otel, synthetic
+from . import concurrent, eventlog, loopback, multi, otel, synthetic
 from ._timing import Row
 
 
-async def run(quick: bool) -> tuple[list[Row], list[tuple[int, float]]]:
+async def run(
+    quick: bool,
+) -> tuple[list[Row], list[tuple[int, float]], dict[str, concurrent.Footprint]]:
     """The rows DESIGN §9 budgets, and beside them (budget None) the rows that show where
     the cost of the budgeted ones comes from."""
     full, core = synthetic.full, synthetic.core
@@ -36,9 +38,11 @@ async def run(quick: bool) -> tuple[list[Row], list[tuple[int, float]]]:
         "loopback: full stack + OTel / bare SDK", loopback.SDK_BUDGET, quick=quick, full=True
     )
     rows += await loopback.rows("loopback: bare SDK / itself (noise)", None, quick=quick, full=None)
+    many = await concurrent.measure(quick=quick)
+    rows += many.rows
     memory = await synthetic.peak_memory_per_token(quick=quick)
     handle.shutdown()
-    return rows, memory
+    return rows, memory, many.footprints
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer tokens and repeats")
     args = parser.parse_args(argv)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    rows, memory = asyncio.run(run(args.quick))
+    rows, memory, footprints = asyncio.run(run(args.quick))
     print(f"{'scenario':<42} {'tokens':>8} {'bare ms':>9} {'l0 ms':>9} {'ratio':>6} {'budget':>7}")
     failed = False
     for row in rows:
@@ -62,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nfull stack peak memory per token (flat = linear in N):")
     for count, per_token in memory:
         print(f"  {count:>8} tokens: {per_token:,.0f} bytes/token")
+    print("\nper open session, all of a concurrent row's sessions open at once:")
+    for name, held in footprints.items():
+        print(f"  {name:>8}: {held.kb:6.1f} kB, {held.objects:6.1f} gc-tracked objects")
     return 1 if failed else 0
 
 
