@@ -97,11 +97,16 @@ class Session:
         self.raw = raw
         self.error: L0Error | None = None
         self.outcome = "pending"
-        self.pending = PendingCallbacks()
         self.watch = Watchdog(options.timeout, self.state)
         callbacks = options.callbacks
-        self._callback_sink = CallbackSink(callbacks, self.state, self.pending)
-        local: list[Sink] = [self._callback_sink] if callbacks.any_set() else []
+        # Most sessions set no callback: they keep no callback sink and no task registry.
+        self.pending: PendingCallbacks | None = None
+        self._callback_sink: CallbackSink | None = None
+        local: list[Sink] = []
+        if callbacks.any_set():
+            self.pending = PendingCallbacks()
+            self._callback_sink = CallbackSink(callbacks, self.state, self.pending)
+            local.append(self._callback_sink)
         self.tel = Telemetry.start(
             self.session_id,
             self.state,
@@ -139,8 +144,12 @@ class Session:
         raw = self.raw
         self._begin()
         try:
-            factories = (options.stream, *options.fallbacks)
-            for fallback_index, factory in enumerate(factories):
+            # Indices, not enumerate((stream, *fallbacks)): an open session keeps no
+            # iterator objects alive (gc-tracked, like everything a session holds).
+            for fallback_index in range(len(options.fallbacks) + 1):
+                factory = (
+                    options.fallbacks[fallback_index - 1] if fallback_index else options.stream
+                )
                 budget = RetryBudget(options.retry)
                 is_retry = False
                 # Once per factory: only continuation has a prompt to hand over.
@@ -386,7 +395,8 @@ class Session:
 
     def _stream_event(self, event: Event) -> Event:
         """An event for the consumer, which `on_event` sees too."""
-        self._callback_sink.token_event(event)
+        if self._callback_sink is not None:
+            self._callback_sink.token_event(event)
         return event
 
     def _pass_through(self, event: Event, attempt: _Attempt) -> Event:
@@ -468,7 +478,7 @@ class Session:
         if not self.raw:
             events.append(complete)
             for event in events:
-                self._callback_sink.token_event(event)
+                self._stream_event(event)
             return events
         return []
 
@@ -583,9 +593,7 @@ class Session:
         state._rewind(keep, tokens)
         if self.raw:
             return []
-        event = Event(EventType.RESET, keep=keep)
-        self._callback_sink.token_event(event)
-        return [event]
+        return [self._stream_event(Event(EventType.RESET, keep=keep))]
 
     async def _backoff(self, budget: RetryBudget, decision: RetryDecision, error: object) -> None:
         state = self.state
@@ -660,9 +668,7 @@ class Session:
                 last_error=error_type(error),
                 reason=decision.reason,
             )
-        event = Event(EventType.ERROR, error=final)
-        self._callback_sink.token_event(event)
-        return event
+        return self._stream_event(Event(EventType.ERROR, error=final))
 
     def _final_error(self, error: BaseException, decision: RetryDecision) -> L0Error:
         """The error the session ends with: ALL_STREAMS_EXHAUSTED when it ran out of streams
@@ -785,7 +791,8 @@ class Session:
             self._announce_end(finalization_started)
         # Never wait for callbacks here: a slow one would hold abort(), cancel() and
         # wait_for() (docs/events.md, "Slow callbacks").
-        self.pending.release(self.options.callback_grace)
+        if self.pending is not None:
+            self.pending.release(self.options.callback_grace)
 
     def _announce_end(self, finalization_started: float) -> None:
         state, tel = self.state, self.tel

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -109,19 +109,21 @@ class Telemetry:
         session_id: str,
         context: MappingProxyType[str, Any],
         meta: MappingProxyType[str, Any],
-        sinks: list[Sink],
+        sinks: Sequence[Sink],
         detailed: bool,
     ) -> None:
         self.session_id = session_id
         self.stream_id = session_id
         self.context = context
         self.meta = meta
-        self.sinks = sinks
+        # Tuples: `()` is shared, and an open session holds what it keeps for its whole life.
+        self.sinks = tuple(sinks)
         # Whether any sink listens. Like `logging.isEnabledFor`, it lets a caller skip
         # building a large payload nobody will read.
         self.enabled = bool(sinks)
         self.detailed = detailed
-        self._scoped = [s for s in sinks if callable(getattr(s, "provider_scope", None))]
+        scoped = tuple(s for s in self.sinks if callable(getattr(s, "provider_scope", None)))
+        self._scoped = self.sinks if len(scoped) == len(self.sinks) else scoped
 
     @classmethod
     def start(
@@ -150,10 +152,10 @@ class Telemetry:
     def add_sink(self, sink: Sink) -> None:
         """Attach a sink to a session built without it (`l0.run(record=)` adds the event
         recorder's): from now on the session reports to it like to the others."""
-        self.sinks.append(sink)
+        self.sinks = (*self.sinks, sink)
         self.enabled = True
         if callable(getattr(sink, "provider_scope", None)):
-            self._scoped.append(sink)
+            self._scoped = (*self._scoped, sink)
 
     def emit(self, type: ObservabilityEventType, **data: Any) -> None:
         if not self.enabled:
@@ -180,7 +182,7 @@ class Telemetry:
         return self._entered_scopes(scoped, "parent_scope") if scoped else _NO_SCOPE
 
     @contextlib.contextmanager
-    def _entered_scopes(self, sinks: list[Sink], name: str) -> Iterator[None]:
+    def _entered_scopes(self, sinks: Sequence[Sink], name: str) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             for sink in sinks:
                 try:
