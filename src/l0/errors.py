@@ -123,6 +123,30 @@ class L0Error(Exception):
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.errors: list[BaseException] = list(errors)
 
+    @classmethod
+    def exhausted(
+        cls,
+        message: str,
+        errors: Iterable[BaseException],
+        *,
+        category: ErrorCategory | None = None,
+        status_code: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> L0Error:
+        """`ALL_STREAMS_EXHAUSTED`: every stream was tried; each one's error is in `errors`,
+        the last one is the cause."""
+        errors = list(errors)
+        error = cls(
+            message,
+            ErrorCode.ALL_STREAMS_EXHAUSTED,
+            category=category,
+            status_code=status_code,
+            metadata=metadata,
+            errors=errors,
+        )
+        error.__cause__ = errors[-1] if errors else None
+        return error
+
     @property
     def has_checkpoint(self) -> bool:
         return bool(self.checkpoint)

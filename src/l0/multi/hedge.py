@@ -259,11 +259,10 @@ class _Hedged:
             error = errors[0]
         else:
             last = errors[-1] if errors else None
-            error = L0Error(
+            error = L0Error.exhausted(
                 f"all {len(self._children)} hedged streams failed; last error: {last!r}",
-                ErrorCode.ALL_STREAMS_EXHAUSTED,
+                errors,
                 category=last.category if last is not None else None,
-                errors=errors,
                 metadata={"hedge_id": self.op.id},
             )
             error.__cause__ = last

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ErrorCode, L0Error
+from ..errors import L0Error
 from ..events import ObservabilityEventType as T
 from ..runtime.result import Result
 from ..telemetry.callbacks import AnyCallback
@@ -120,11 +120,10 @@ class _Race:
         """Every task failed: one error holding each task's, the last to fail as cause."""
         errors = [c.result.error for c in self.children if c.result.error is not None]
         last = self.failed[-1].result.error
-        error = L0Error(
+        error = L0Error.exhausted(
             f"all {len(self.children)} race tasks failed; last error: {last!r}",
-            ErrorCode.ALL_STREAMS_EXHAUSTED,
+            errors,
             category=last.category if last is not None else None,
-            errors=errors,
             metadata={"race_id": self.op.id},
         )
         error.__cause__ = last

@@ -678,13 +678,12 @@ class Session:
         if not _is_abort(error) and (decision.retry or decision.fallback):
             streams = 1 + len(self.options.fallbacks)
             name = error.code.value if isinstance(error, L0Error) else type(error).__name__
-            final = L0Error(
+            final = L0Error.exhausted(
                 f"all streams exhausted (attempts: {state.attempt}, streams: {streams}); "
                 f"last error: {name}: {error}",
-                ErrorCode.ALL_STREAMS_EXHAUSTED,
+                self._errors,
                 category=decision.category,
                 status_code=decision.status_code,
-                errors=self._errors,
             )
             final.__cause__ = error
         elif isinstance(error, L0Error):
