@@ -47,9 +47,7 @@ async def test_a_wrapped_clients_hedge_is_its_first_fallback_model(
     fault_server.enqueue(Reply(text="the fallback model answers"), model="fallback")
     wrapped = l0.wrap(client, hedge=SOON, fallback_models=["fallback"])
 
-    result = await wrapped.chat.completions.create(
-        model="primary", messages=MESSAGES, stream=True
-    )
+    result = await wrapped.chat.completions.create(model="primary", messages=MESSAGES, stream=True)
 
     assert await result.read() == "the fallback model answers"
     assert [r.model for r in fault_server.requests] == ["primary", "fallback"]

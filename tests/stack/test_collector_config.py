@@ -12,24 +12,19 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from dashboards import build
+from slo import build as slo_build
+from slo import rules as slo_rules
+from slo import spec as slo_spec
+
+from l0.telemetry import metric_names as mn
 
 ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT, ROOT / "src"):
-    if str(_path) not in sys.path:
-        sys.path.append(str(_path))
-
-from dashboards import build  # noqa: E402
-from slo import build as slo_build  # noqa: E402
-from slo import rules as slo_rules  # noqa: E402
-from slo import spec as slo_spec  # noqa: E402
-
-from l0.telemetry import metric_names as mn  # noqa: E402
 
 COLLECTOR = ROOT / "collector"
 KINDS = ("receivers", "processors", "exporters", "connectors")

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from dashboards import _panels, build
 
 ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT, ROOT / "src"):
-    if str(_path) not in sys.path:
-        sys.path.append(str(_path))
-
-from dashboards import _panels, build  # noqa: E402
 
 PROVISIONING = ROOT / "collector" / "grafana" / "provisioning"
 BUILTIN_VARIABLES = {"__rate_interval", "__interval", "__range", "__from", "__to", "__field"}

@@ -24,17 +24,13 @@ from typing import Any
 
 import prometheus_harness as ph
 import pytest
+from dashboards import build
+from slo import build as slo_build
 from workload_process import Workload
 
+from l0.telemetry import metric_names as mn
+
 ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT, ROOT / "src"):
-    if str(_path) not in sys.path:
-        sys.path.append(str(_path))
-
-from dashboards import build  # noqa: E402
-from slo import build as slo_build  # noqa: E402
-
-from l0.telemetry import metric_names as mn  # noqa: E402
 
 pytestmark = pytest.mark.prometheus
 

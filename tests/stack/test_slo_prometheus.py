@@ -26,16 +26,12 @@ from typing import Any
 
 import prometheus_harness as ph
 import pytest
+from slo import build, rules, spec
 from workload_process import Workload
 
+from l0.telemetry import metric_names as mn
+
 ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT, ROOT / "src"):
-    if str(_path) not in sys.path:
-        sys.path.append(str(_path))
-
-from slo import build, rules, spec  # noqa: E402
-
-from l0.telemetry import metric_names as mn  # noqa: E402
 
 pytestmark = pytest.mark.prometheus
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -25,9 +24,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT, ROOT / "src"):
-    if str(_path) not in sys.path:
-        sys.path.append(str(_path))
 
 from slo import build, rules, spec  # noqa: E402
 
