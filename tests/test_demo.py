@@ -53,6 +53,15 @@ def test_demo_traces_a_race_and_a_hedge_above_their_sessions(out: str) -> None:
         assert f"  {name} " in metrics
 
 
+def test_demo_ends_by_replaying_the_retried_session_from_its_recording(out: str) -> None:
+    live = section(out, "▶ connection reset mid-stream")
+    replay = section(out, "▶ replay of the retried session")
+    # The same tokens, the same retry boundary, the same final text as the live session.
+    assert replay[1:3] == live[1:3]
+    assert "[retry: discard all but 0 chars]" in replay[1]
+    assert "11 tokens, 1 retry, as recorded" in ANSI.sub("", replay[3])
+
+
 def section(out: str, title: str) -> list[str]:
     """The lines printed under the scenario `title`, up to the next one."""
     return out.split(title, 1)[1].split("\n▶ ", 1)[0].splitlines()

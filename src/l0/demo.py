@@ -7,8 +7,9 @@ race of two models and a hedged run whose first stream stalls, printing tokens a
 arrive, each span tree (as any OpenTelemetry backend would receive it: `l0.session` ▸ one
 `chat` span per attempt ▸ its HTTP request, traced by the httpx or httpx2 instrumentation
 that `l0.instrument()` turns on; `l0.race` and `l0.hedge` above their child sessions), and
-a summary of l0's metrics. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the same spans and
-metrics are also exported there.
+a summary of l0's metrics, and at the end a replay of the retried session from the event
+log it was recorded to (`record=`). With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the same spans
+and metrics are also exported there.
 """
 
 from __future__ import annotations
@@ -55,8 +56,13 @@ SCENARIOS = [
 
 
 async def run_scenario(
-    server: FaultServer, client: Any, scenario: Scenario, telemetry: InProcessTelemetry
-) -> None:
+    server: FaultServer,
+    client: Any,
+    scenario: Scenario,
+    telemetry: InProcessTelemetry,
+    store: l0.EventStore,
+) -> str:
+    """Run one scenario, recorded to `store`; return its session id."""
     server.enqueue(*scenario.primary, model="demo-primary")
     server.enqueue(*scenario.fallback, model="demo-fallback")
     print(f"\n{BOLD}▶ {scenario.title}{RESET}")
@@ -65,9 +71,11 @@ async def run_scenario(
         fallbacks=[_request(client, "demo-fallback")],
         retry=l0.Retry(attempts=3, max_retries=4, base_delay=0.05, max_delay=0.2),
         timeout=l0.Timeout(initial_token=0.5, inter_token=0.5),
+        record=store,
     )
     await _print_stream(result)
     print(telemetry.span_tree(result.session_id))
+    return result.session_id
 
 
 async def run_race(server: FaultServer, client: Any, telemetry: InProcessTelemetry) -> None:
@@ -126,17 +134,29 @@ async def main() -> None:
     from openai import AsyncOpenAI
 
     telemetry = InProcessTelemetry.install("l0-demo")
+    store = l0.create_in_memory_event_store()
     async with FaultServer() as server:
         client = AsyncOpenAI(base_url=server.url, api_key="demo-key", max_retries=0)
         print(f"l0 demo: fault server at {server.url}")
         for scenario in SCENARIOS:
-            await run_scenario(server, client, scenario, telemetry)
+            await run_scenario(server, client, scenario, telemetry, store)
         await run_race(server, client, telemetry)
         await run_hedge(server, client, telemetry)
         await client.close()
     print(f"\n{BOLD}▶ metrics{RESET}")
     print(telemetry.metrics_summary())
     telemetry.shutdown()
+    await replay_retried(store)
+
+
+async def replay_retried(store: l0.EventStore) -> None:
+    """The reset-and-retry session again, token by token, from its recording alone."""
+    retried = store.stream_ids()[1]  # SCENARIOS[1]
+    print(f"\n{BOLD}▶ replay of the retried session from its event log (l0.replay){RESET}")
+    replayed = await l0.replay(retried, event_store=store)
+    await _print_stream(replayed)
+    state = replayed.state
+    print(f"  {DIM}{state.token_count} tokens, {state.retry_count} retry, as recorded{RESET}")
 
 
 if __name__ == "__main__":
