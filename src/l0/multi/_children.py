@@ -10,14 +10,14 @@ the event loop in which it won.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Any, cast
 
 from ..events import ObservabilityEventType as T
 from ..runtime.result import Result
 from ._operation import Operation
 
-__all__ = ["Child", "report_cancelled", "settle"]
+__all__ = ["Child", "declare_winner", "report_cancelled", "settle"]
 
 OnItem = Callable[["Child", Any], Awaitable[None] | None]
 """Takes each item the child yields; may return an awaitable to hold the child back."""
@@ -140,6 +140,21 @@ async def settle(children: list[Child]) -> None:
     except asyncio.CancelledError:
         await gathered
         raise
+
+
+def declare_winner(
+    operation: Operation, winner: Child, children: Iterable[Child], reason: str
+) -> None:
+    """MULTI_WINNER for `winner`, then every other child cancelled as `reason`'s loser."""
+    operation.emit(
+        T.MULTI_WINNER,
+        index=winner.index,
+        child_session_id=winner.result.session_id,
+        state=winner.result.state,
+    )
+    for other in children:
+        if other is not winner:
+            other.cancel(reason)
 
 
 def report_cancelled(operation: Operation, child: Child) -> None:

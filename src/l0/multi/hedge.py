@@ -27,7 +27,7 @@ from ..events import ObservabilityEventType as T
 from ..run import start
 from ..runtime.result import Result
 from ..types import Event, EventType, State
-from ._children import Child, report_cancelled, settle
+from ._children import Child, declare_winner, report_cancelled, settle
 from ._operation import Operation
 from ._ttft import history
 
@@ -196,15 +196,7 @@ class _Hedged:
     def _win(self, child: Child) -> None:
         self._winner = child
         self._stop_timer()
-        self.op.emit(
-            T.MULTI_WINNER,
-            index=child.index,
-            child_session_id=child.result.session_id,
-            state=child.result.state,
-        )
-        for other in self._children:
-            if other is not child:
-                other.cancel("hedge_loser")
+        declare_winner(self.op, child, self._children, "hedge_loser")
 
     def _ended(self, child: Child) -> None:
         if child.cancelled is not None:

@@ -19,7 +19,7 @@ from ..events import ObservabilityEventType as T
 from ..runtime.result import Result
 from ..telemetry.callbacks import AnyCallback
 from ..types import State
-from ._children import Child, report_cancelled, settle
+from ._children import Child, declare_winner, report_cancelled, settle
 from ._operation import Operation
 from ._tasks import start_child, task_options
 
@@ -102,14 +102,7 @@ class _Race:
         if self.decided.done():
             return
         if child.result.outcome == "success":
-            self.op.emit(
-                T.MULTI_WINNER,
-                index=child.index,
-                child_session_id=child.result.session_id,
-                state=child.result.state,
-            )
-            for other in self.children:
-                other.cancel("race_loser")
+            declare_winner(self.op, child, self.children, "race_loser")
             self.decided.set_result(child)
             return
         self.failed.append(child)
