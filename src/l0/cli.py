@@ -134,19 +134,14 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 async def _print_replay(store: EventStore, stream_id: str | None, speed: float) -> int:
     import l0
+    from l0.demo import print_stream
 
     result = await l0.replay(stream_id, event_store=store, speed=speed)
-    print(f"▶ replay of {result.session_id}\n  ", end="")
-    async for event in result:
-        if event.is_token:
-            print(event.text, end="", flush=True)
-        elif event.is_reset:
-            print(f" [retry: discard all but {event.keep} chars]\n   ", end="")
-        elif event.is_error:
-            print(f"\n  failed: {event.error!r}")
+    print(f"▶ replay of {result.session_id}")
+    await print_stream(result)
     state = result.state
     print(
-        f"\n  {result.outcome}: {state.token_count} tokens, {state.attempt} attempt(s), "
+        f"  {result.outcome}: {state.token_count} tokens, {state.attempt} attempt(s), "
         f"{state.retry_count} retries, fallback {state.fallback_index}, "
         f"{len(state.violations)} guardrail violation(s)"
     )

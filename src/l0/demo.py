@@ -73,7 +73,7 @@ async def run_scenario(
         timeout=l0.Timeout(initial_token=0.5, inter_token=0.5),
         record=store,
     )
-    await _print_stream(result)
+    await print_stream(result)
     print(telemetry.span_tree(result.session_id))
     return result.session_id
 
@@ -99,7 +99,7 @@ async def run_hedge(server: FaultServer, client: Any, telemetry: InProcessTeleme
     result = await l0.run(
         _request(client, "demo-primary"), hedge=l0.Hedge(after=0.2), timeout=PATIENT
     )
-    await _print_stream(result)
+    await print_stream(result)
     print(telemetry.span_tree(result.session_id))
 
 
@@ -109,7 +109,9 @@ PATIENT = l0.Timeout(initial_token=STALL, inter_token=STALL)
 """Only the race or the hedge decides, never a timeout."""
 
 
-async def _print_stream(result: Any) -> None:
+async def print_stream(result: Any) -> None:
+    """Tokens as they arrive, retry boundaries and the error, as the demo and `l0 replay` show a
+    session."""
     print("  ", end="")
     async for event in result:
         if event.is_token:
@@ -154,7 +156,7 @@ async def replay_retried(store: l0.EventStore) -> None:
     retried = store.stream_ids()[1]  # SCENARIOS[1]
     print(f"\n{BOLD}▶ replay of the retried session from its event log (l0.replay){RESET}")
     replayed = await l0.replay(retried, event_store=store)
-    await _print_stream(replayed)
+    await print_stream(replayed)
     state = replayed.state
     print(f"  {DIM}{state.token_count} tokens, {state.retry_count} retry, as recorded{RESET}")
 
