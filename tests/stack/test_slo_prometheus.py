@@ -64,12 +64,15 @@ def run(prometheus_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         workload.send("go")
         workload.wait_for("done", timeout=240)
         done = time.time()
-        # A scrape after the last round, then an evaluation of the rules after that scrape.
-        scraped = _wait_for_timestamp(
-            prometheus, f"{mn.SESSIONS.prometheus_name}{{{SCOPED}}}", done
-        )
+        # A scrape after the last round, then an evaluation of the rules that saw it. A
+        # sample is stamped when its scrape starts and stored when it ends, so a rule
+        # evaluated just after that stamp may not see it yet: wait for the next scrape's
+        # stamp (by then the first one is stored), then for an evaluation after that.
+        sessions = f"{mn.SESSIONS.prometheus_name}{{{SCOPED}}}"
+        scraped = _wait_for_timestamp(prometheus, sessions, done)
+        stored = _wait_for_timestamp(prometheus, sessions, scraped)
         record = rules.error_ratio_record(SPEC.windows[0])
-        _wait_for_timestamp(prometheus, f'{record}{{job="{JOB}"}}', scraped)
+        _wait_for_timestamp(prometheus, f'{record}{{job="{JOB}"}}', stored)
         yield Run(prometheus, workload)
     except BaseException:
         print(prometheus.log(), file=sys.stderr)

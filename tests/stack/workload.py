@@ -480,50 +480,50 @@ def real_scenarios(reply: Any) -> list[Scenario]:
 RACE_LOSER_TOKENS = 3
 
 
-_PORTS: dict[str, int] = {}
-"""Each scenario's fault server port, kept across rounds: `server.port` is a metric
-attribute, and a new port every session would make every series a one-off."""
+async def run_real_session(l0: Any, openai: Any, server: Any, scenario: Scenario) -> str:
+    """Run one scenario against its own fault server, reset first; returns how it ended.
 
+    Each scenario keeps one server (and so one port) for the whole run: `server.port` is a
+    metric attribute, and a new port every session would make every series a one-off.
+    Binding the same port again each round is no way to keep it: meanwhile a client socket
+    may have been given it as its ephemeral port.
+    """
+    server.reset()
+    for model, replies in scenario.replies.items():
+        server.enqueue(*replies, model=model)
+    client = openai.AsyncOpenAI(base_url=server.url, api_key="sk-test", max_retries=0)
+    messages = [{"role": "user", "content": f"scenario {scenario.name}"}]
 
-async def run_real_session(l0: Any, openai: Any, fault_server: Any, scenario: Scenario) -> str:
-    """Run one scenario against a fresh fault server; returns how it ended."""
-    async with fault_server(port=_PORTS.get(scenario.name, 0)) as server:
-        _PORTS[scenario.name] = server.port
-        for model, replies in scenario.replies.items():
-            server.enqueue(*replies, model=model)
-        client = openai.AsyncOpenAI(base_url=server.url, api_key="sk-test", max_retries=0)
-        messages = [{"role": "user", "content": f"scenario {scenario.name}"}]
+    def stream(model: str) -> Callable[[], Awaitable[Any]]:
+        return lambda: client.chat.completions.create(
+            model=model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
 
-        def stream(model: str) -> Callable[[], Awaitable[Any]]:
-            return lambda: client.chat.completions.create(
-                model=model,
-                messages=messages,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-
-        try:
-            if scenario.multi is not None:
-                await _run_multi(l0, scenario.multi, stream)
-                return "success"
-            result = await l0.run(
-                stream=stream(PRIMARY),
-                fallbacks=[stream(m) for m in scenario.fallbacks],
-                retry=l0.Retry(attempts=3, max_retries=6, base_delay=0.01, max_delay=0.05),
-                timeout=l0.Timeout(initial_token=scenario.timeout, inter_token=scenario.timeout),
-                guardrails=l0.Guardrails.recommended(),
-                drift=True,
-                continue_from_last_good_token=scenario.continuation,
-                check_intervals={"checkpoint": 2},
-            )
-            if scenario.abort_after is not None:
-                asyncio.get_running_loop().call_later(scenario.abort_after, result.abort)
-            await result.read()
+    try:
+        if scenario.multi is not None:
+            await _run_multi(l0, scenario.multi, stream)
             return "success"
-        except Exception as error:  # the error/aborted scenarios end here on purpose
-            return type(error).__name__
-        finally:
-            await client.close()
+        result = await l0.run(
+            stream=stream(PRIMARY),
+            fallbacks=[stream(m) for m in scenario.fallbacks],
+            retry=l0.Retry(attempts=3, max_retries=6, base_delay=0.01, max_delay=0.05),
+            timeout=l0.Timeout(initial_token=scenario.timeout, inter_token=scenario.timeout),
+            guardrails=l0.Guardrails.recommended(),
+            drift=True,
+            continue_from_last_good_token=scenario.continuation,
+            check_intervals={"checkpoint": 2},
+        )
+        if scenario.abort_after is not None:
+            asyncio.get_running_loop().call_later(scenario.abort_after, result.abort)
+        await result.read()
+        return "success"
+    except Exception as error:  # the error/aborted scenarios end here on purpose
+        return type(error).__name__
+    finally:
+        await client.close()
 
 
 async def _run_multi(l0: Any, kind: str, stream: Callable[[str], Callable[[], Any]]) -> None:
@@ -579,9 +579,11 @@ async def run_real(
     )
     scenarios = real_scenarios(Reply)
 
+    servers = {s.name: await FaultServer().start() for s in scenarios}
+
     async def one_round(report: bool = False) -> None:
         outcomes = await asyncio.gather(
-            *(run_real_session(l0, openai, FaultServer, s) for s in scenarios)
+            *(run_real_session(l0, openai, servers[s.name], s) for s in scenarios)
         )
         if report:
             for scenario, outcome in zip(scenarios, outcomes, strict=True):
@@ -607,6 +609,8 @@ async def run_real(
         _say("done")
         await stop.wait()
     server.shutdown()
+    for fault_server in servers.values():
+        await fault_server.stop()
     instrumentation.shutdown()
 
 
