@@ -248,3 +248,54 @@ async def test_a_wrapped_client_records_each_session(
     assert len(store.stream_ids()) == 2
     replays = [await l0.replay(stream_id=s, event_store=store) for s in store.stream_ids()]
     assert [await r.read() for r in replays] == texts == ["first", "second"]
+
+
+async def test_a_hedged_session_records_the_stream_its_consumer_received(
+    fault_server: FaultServer, client: openai.AsyncOpenAI
+) -> None:
+    fault_server.enqueue(
+        Reply(text="stalled", stall_before_first=30.0), Reply(text="the hedge answers"), model="m"
+    )
+    store = l0.create_in_memory_event_store()
+    live = await l0.run(opener(client), hedge=l0.Hedge(after=0.01), record=store)
+    live_events = await consume(live)
+    assert live.state.content == "the hedge answers"
+    (stream_id,) = store.stream_ids()
+    replayed = await l0.replay(stream_id=stream_id, event_store=store)
+    assert await consume(replayed) == live_events
+    assert comparable_state(replayed.state) == comparable_state(live.state)
+
+
+async def test_a_session_with_on_event_records_the_same_stream(
+    fault_server: FaultServer, client: openai.AsyncOpenAI
+) -> None:
+    # With a callback every token leaves the session through its general event path,
+    # not the token loop's shortcut: both reach the recorder.
+    fault_server.enqueue(Reply(text=TEXT, reset_after=4), Reply(text=TEXT), model="m")
+    store = l0.create_in_memory_event_store()
+    seen: list[l0.Event] = []
+    live = await l0.run(
+        opener(client),
+        retry=l0.Retry(attempts=2, base_delay=0.0, max_delay=0.0),
+        record=store,
+        on_event=seen.append,
+    )
+    live_events = await consume(live)
+    assert any(e["type"] == "reset" for e in live_events)
+    replayed = await l0.replay(stream_id=live.session_id, event_store=store)
+    assert await consume(replayed) == live_events
+    assert comparable_state(replayed.state) == comparable_state(live.state)
+
+
+async def test_raw_iteration_records_the_lifecycle_and_the_final_state(
+    fault_server: FaultServer, client: openai.AsyncOpenAI
+) -> None:
+    fault_server.enqueue(Reply(text=TEXT), model="m")
+    store = l0.create_in_memory_event_store()
+    live = await l0.run(opener(client), record=store)
+    chunks = [chunk async for chunk in live.raw()]
+    assert chunks and live.state.content == TEXT
+    records = store.read(live.session_id)
+    assert {r["kind"] for r in records} == {"lifecycle", "state"}
+    final = records[-1]["data"]
+    assert (final["completed"], final["content_length"]) == (True, len(TEXT))

@@ -78,6 +78,24 @@ class EventRecorder:
         """Any stream `Event` (tool call, data, progress...)."""
         self._add("stream", event.type.value, encode_event(event))
 
+    # -- as the tap of a session (`l0.run(record=)`, see `l0.runtime.tap`)
+
+    def event(self, event: Event, state: State) -> None:
+        """A delivered event: a token joins the open run, a reset records the state's
+        token count after it, anything else is recorded as it is."""
+        kind = event.type
+        if kind is EventType.TOKEN:
+            self.record_token(event.text or "")
+        elif kind is EventType.RESET:
+            self.record_reset(event.keep, tokens=state.token_count)
+        else:
+            self.record_event(event)
+
+    def end(self, state: State) -> None:
+        """The stream ended: its final state, and everything written."""
+        self.record_state(state)
+        self.flush()
+
     # -- lifecycle moments
 
     def record_start(self, *, prompt: Any = None, **fields: Any) -> None:

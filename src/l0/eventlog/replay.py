@@ -14,7 +14,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _validate
 from ..errors import ErrorCode, L0Error
@@ -24,6 +24,9 @@ from ..types import Event, EventType, State, TokenEvent
 from .schema import Record, decode_event
 from .state import restore_state
 from .store import EventStore
+
+if TYPE_CHECKING:
+    from ..runtime.tap import Tap
 
 __all__ = ["replay"]
 
@@ -59,6 +62,7 @@ class _Replay:
     """The `Engine` a replay's `Result` drives (see `l0.runtime.result.Engine`)."""
 
     raw = False
+    tap: Tap | None = None  # a replay is not recorded again
 
     def __init__(self, stream_id: str, records: Sequence[Record], speed: float) -> None:
         self.session_id = _session_id(records) or stream_id

@@ -32,6 +32,7 @@ from ._operation import Operation
 from ._ttft import history
 
 if TYPE_CHECKING:
+    from ..runtime.tap import Tap
     from ..telemetry.facade import Telemetry
 
 __all__ = ["Hedge", "hedged"]
@@ -100,6 +101,7 @@ class _Hedged:
     """The engine of a hedged run (`Result` drives it like a session)."""
 
     watch = _Unwatched()
+    tap: Tap | None = None  # sees the winner's events as they are delivered (record=)
 
     def __init__(self, hedge: Hedge, options: Mapping[str, Any], first: Result) -> None:
         self.hedge = hedge
@@ -162,6 +164,8 @@ class _Hedged:
                     item = buffer.popleft()
                     if self._space is not None and len(buffer) <= _LOW_WATER:
                         self._release()
+                    if self.tap is not None and not self.raw:
+                        self.tap.event(item, self.state)
                     yield item
                     continue
                 if self._over():
@@ -280,6 +284,8 @@ class _Hedged:
             hedges=len(self._children) - 1,
             error=self._error,
         )
+        if self.tap is not None:
+            self.tap.end(self.state)
 
     def _learn(self) -> None:
         """Teach the TTFT history: the winner's time, and the wait of each loser that

@@ -13,6 +13,7 @@ from .tools import run_tool
 
 if TYPE_CHECKING:
     from ..telemetry.facade import Telemetry
+    from .tap import Tap
 
 __all__ = ["Engine", "Result"]
 
@@ -27,6 +28,7 @@ class Engine(Protocol):
 
     raw: bool
     outcome: str
+    tap: Tap | None
 
     @property
     def state(self) -> State: ...

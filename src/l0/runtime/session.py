@@ -38,6 +38,7 @@ from .timeouts import Interrupt, Watchdog
 
 if TYPE_CHECKING:
     from ..adapters import ToolCall, Translator
+    from .tap import Tap
 
 __all__ = ["Session"]
 
@@ -89,6 +90,9 @@ class Session:
     _started_ts = 0.0  # SESSION_START's wall-clock time (epoch seconds), with telemetry
     # Tokens the last retry boundary dropped, for the RETRY_ATTEMPT or FALLBACK_START after it.
     _discarded = 0
+    tap: Tap | None = None
+    """Sees the delivered stream beside the consumer (`l0.run(record=)`; set before the
+    first iteration)."""
 
     def __init__(self, options: Options, *, raw: bool = False) -> None:
         self.options = options
@@ -142,6 +146,11 @@ class Session:
         options, state, watch = self.options, self.state, self.watch
         plain = not self.raw and options.callbacks.on_event is None
         raw = self.raw
+        # A recorded token: its text and clock reading, appended to the tap's open run
+        # (a token that is not plain reaches the tap through `_stream_event`).
+        tap = self.tap if plain else None
+        texts, clock, batch = tap.token_run() if tap is not None else ([], [], 0)
+        keep_text, keep_time, now = texts.append, clock.append, time.monotonic
         self._begin()
         try:
             # Indices, not enumerate((stream, *fallbacks)): an open session keeps no
@@ -181,6 +190,11 @@ class Session:
                                         feed = self.checks.feed_for(translator) or direct
                                         passes = _may_pass_events(translator)
                                 if plain:
+                                    if tap is not None:
+                                        keep_text(text)
+                                        keep_time(now())
+                                        if len(texts) >= batch:
+                                            tap.flush()
                                     yield TokenEvent(text)
                                     if watch.fired is not None:
                                         break
@@ -394,9 +408,11 @@ class Session:
             self._network_errors_since_success = 0
 
     def _stream_event(self, event: Event) -> Event:
-        """An event for the consumer, which `on_event` sees too."""
+        """An event for the consumer, which `on_event` and the tap see too."""
         if self._callback_sink is not None:
             self._callback_sink.token_event(event)
+        if self.tap is not None and not self.raw:
+            self.tap.event(event, self.state)
         return event
 
     def _pass_through(self, event: Event, attempt: _Attempt) -> Event:
@@ -792,6 +808,8 @@ class Session:
         # wait_for() (docs/events.md, "Slow callbacks").
         if self.pending is not None:
             self.pending.release(self.options.callback_grace)
+        if self.tap is not None:
+            self.tap.end(state)
 
     def _announce_end(self, finalization_started: float) -> None:
         state, tel = self.state, self.tel
