@@ -11,6 +11,7 @@ from l0.guardrails import (
     GuardrailContext,
     GuardrailEngine,
     GuardrailRule,
+    Guardrails,
     GuardrailViolation,
     StreamChecker,
     json_rule,
@@ -158,6 +159,52 @@ def test_a_quiet_delta_is_held_and_released_in_one_piece_with_the_next() -> None
     engine.check(GuardrailContext("", False, "f"))
     engine.check_complete(GuardrailContext("", True, "g"))
     assert checker.fed[-2:] == ["f", "g"]  # held text first, then the completion's delta
+
+
+@pytest.mark.parametrize(
+    "preset", ["minimal", "recommended", "json_only", "markdown_only", "latex_only"]
+)
+def test_presets_of_rules_with_wakes_hold_quiet_prose(preset: str) -> None:
+    # zero_output judges only at completion: it must not make every check reach the rules.
+    engine = GuardrailEngine(getattr(Guardrails, preset)())
+    engine.check(GuardrailContext("", False, "Some prose first."))  # learns the wakes
+    # ... and a new screen sees all until it has seen an anchor's length of text.
+    engine.check(GuardrailContext("", False, " Then some more of it."))
+    assert engine.hold(" More plain prose, with no markup")
+    assert engine.hold(" and nothing to flag in it.")
+    assert engine.check_complete(GuardrailContext("", True, "")).passed
+
+
+class _Completing(StreamChecker):
+    """A custom checker with a wake and its own `__call__`, which reads the context."""
+
+    def __init__(self) -> None:
+        super().__init__("completing", "error", True)
+        self.fed: list[str] = []
+        self.called: list[tuple[str, bool]] = []
+
+    @property
+    def wake(self) -> Wake | None:
+        return Wake("\n")
+
+    def __call__(self, ctx: GuardrailContext) -> list[GuardrailViolation]:
+        self.called.append((ctx.delta, ctx.completed))
+        return super().__call__(ctx)
+
+    def feed(self, delta: str) -> list[GuardrailViolation]:
+        self.fed.append(delta)
+        return []
+
+
+def test_a_checker_with_a_wake_is_fed_text_and_called_with_the_context_at_completion() -> None:
+    checker = _Completing()
+    engine = GuardrailEngine([GuardrailRule("c", lambda ctx: [], incremental=lambda: checker)])
+    for delta in ["a", "b", "c\n", "d"]:
+        if not engine.hold(delta):
+            engine.check(GuardrailContext("", False, delta))
+    engine.check_complete(GuardrailContext("", True, "e"))
+    assert checker.fed == ["a", "bc\n", "d", "e"]
+    assert checker.called == [("e", True)]
 
 
 def test_held_text_is_bounded() -> None:

@@ -41,6 +41,16 @@ def test_zero_output_only_judges_at_completion() -> None:
     assert engine.check_complete(GuardrailContext("", True, "")).should_retry
 
 
+@pytest.mark.parametrize("data", [(), ("image",)])
+def test_zero_output_held_whitespace_is_output_only_with_data(data: tuple[str, ...]) -> None:
+    # Its text is held back while streaming; the session's data outputs reach it at completion.
+    engine = GuardrailEngine([zero_output_rule()])
+    engine.check(GuardrailContext("", False, " "))
+    assert engine.hold("\n") and engine.hold("\u200b")
+    done = engine.check_complete(GuardrailContext(" \n\u200b", True, "", data_outputs=data))
+    assert done.passed is bool(data)
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 100.0

@@ -49,7 +49,11 @@ class StreamChecker:
     @property
     def wake(self) -> Wake | None:
         """What new text must contain for this checker to need it now; text without it
-        may be held back and fed later (`l0.guardrails.screen`). None: every delta, now."""
+        may be held back and fed later (`l0.guardrails.screen`). None: every delta, now.
+
+        A checker that states one is fed text (`feed`, `feed_screened`) while streaming:
+        an override of `__call__` may rely on the context at completion only (as the
+        zero-output checker does, for the session's data outputs)."""
         return None
 
     def feed(self, delta: str) -> list[GuardrailViolation]:

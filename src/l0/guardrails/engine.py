@@ -6,8 +6,10 @@ reports each distinct violation (rule, message) once per attempt, isolates rules
 raise, and tells the telemetry facade what happened. It never rewrites output.
 
 Streaming checks run every few tokens, so their fixed cost matters as much as the rules':
-a built-in checker is fed the delta directly (no per-rule context or list when nothing is
-found), and a check that finds nothing new returns one shared, read-only passing result.
+a checker that states a `wake` (every built-in one but the stall rule's) is fed the text
+directly while streaming (no per-rule context or list when nothing is found) and called
+with the context only at completion, and a check that finds nothing new returns one
+shared, read-only passing result.
 Most checks on prose reach no rule at all: the built-in checkers' wakes make one screen
 (`l0.guardrails.screen`), and a delta it finds quiet is held until one is not (or until
 `_MAX_HELD` characters wait, or the attempt completes), then released to them in one piece
@@ -135,9 +137,9 @@ class GuardrailEngine:
         self._set_plan(plan)
 
     def _set_plan(self, plan: _Plan) -> None:
-        """The streaming plan, and its fast form: a checker that only adds `feed` (and a
-        `wake`) to the base `StreamChecker` gets its text straight, held back or not (see
-        `_fed_text`); every other one is called with the context, delta by delta."""
+        """The streaming plan, and its fast form: a checker that states a `wake` gets its
+        text straight, held back or not (see `_fed_text`); every other one is called with
+        the context, delta by delta."""
         self._stream_plan = plan
         fast = self._fast_plan = [(i, rule, check, _fed_text(check)) for i, rule, check in plan]
         self._screened = [stream for _, _, _, stream in fast if stream is not None]
@@ -148,13 +150,9 @@ class GuardrailEngine:
 
     def hold(self, delta: str) -> bool:
         """Hold `delta` back if no checker needs it now (see the call protocol)."""
-        if self._screen is None or self._always or self._deferred:
-            self.anchored = True
+        if self._always or self._deferred:
             return False
-        if not delta:
-            return True
-        if self._quiet(delta):
-            self._keep(delta)
+        if self._waits(delta):
             return True
         self._unquiet = delta  # `check` must not screen it again: the screen saw it
         return False
@@ -225,29 +223,34 @@ class GuardrailEngine:
             return _after(self._flush(), self._run(self._stream_plan, ctx, "stream"))
         delta = ctx.delta
         unquiet, self._unquiet = self._unquiet is delta, None
-        if unquiet or not (delta and self._quiet(delta)):
-            if not self.anchored:  # only a character woke the screen: delta is screened too
-                self._keep(delta)
-                delta = ""
-            held = self._flush()
-            result = _after(held, self._feed_plan(self._fast_plan, ctx, delta))
-            self._rescreen()
-            return result
-        self._keep(delta)
-        return self._feed_plan(self._always, ctx, "") if self._always else PASSED
+        if not unquiet and self._waits(delta):
+            return self._feed_plan(self._always, ctx, "") if self._always else PASSED
+        if not self.anchored:  # only a character woke the screen: delta is screened too
+            self._keep(delta)
+            delta = ""
+        held = self._flush()
+        result = _after(held, self._feed_plan(self._fast_plan, ctx, delta))
+        self._rescreen()
+        return result
 
-    def _quiet(self, delta: str) -> bool:
-        """Whether `delta` may be held. The screen sees every delta it can (its carry must
-        follow the text), even one that too much held text releases anyway."""
+    def _waits(self, delta: str) -> bool:
+        """Screen `delta` and hold it back if no checker needs it now (True). Otherwise
+        `anchored` says whether an anchor may end in it. The screen sees every delta it
+        can (its carry must follow the text), even one that too much held text releases."""
         screen = self._screen
         if screen is None:
             self.anchored = True
             return False
+        if not delta:
+            return True
         if screen.sees(delta):
             self.anchored = screen.anchored
             return False
         self.anchored = False
-        return self._held_chars <= _MAX_HELD
+        if self._held_chars > _MAX_HELD:
+            return False
+        self._keep(delta)
+        return True
 
     def _keep(self, delta: str) -> None:
         self._held.append(delta)
@@ -438,13 +441,10 @@ class GuardrailEngine:
 
 
 def _fed_text(checker: Checker) -> StreamChecker | None:
-    """The checker, if it may be fed text directly and handed held-back text: one whose
-    `__call__` is the base `feed`, and that states a `wake` (one that does not needs
-    every delta)."""
-    if not isinstance(checker, StreamChecker):
-        return None
-    kind = type(checker)
-    if kind.__call__ is StreamChecker.__call__ and kind.wake is not StreamChecker.wake:
+    """The checker, if it may be fed text directly and handed held-back text: a
+    `StreamChecker` that states a `wake`, its promise that while streaming only the text
+    matters to it (see `StreamChecker.wake`)."""
+    if isinstance(checker, StreamChecker) and type(checker).wake is not StreamChecker.wake:
         return checker
     return None
 
