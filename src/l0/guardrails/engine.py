@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from ..events import ObservabilityEventType as T
 from .checker import StreamChecker
-from .screen import Screen, Wake, screen_for
+from .screen import Screen, screen_for
 from .types import (
     PASSED,
     Checker,
@@ -83,7 +83,6 @@ class GuardrailEngine:
         self._always: _FastPlan = []  # the rest: every delta, at once
         self._held: list[str] = []
         self._held_chars = 0
-        self._wakes: tuple[Wake | None, ...] | None = None
         self._screen: Screen | None = None
         self._unquiet: str | None = None  # what `hold` just screened and let through
         self.anchored = True
@@ -144,7 +143,6 @@ class GuardrailEngine:
         fast = self._fast_plan = [(i, rule, check, _fed_text(check)) for i, rule, check in plan]
         self._screened = [stream for _, _, _, stream in fast if stream is not None]
         self._always = [step for step in fast if step[3] is None]
-        self._wakes = None  # ask the checkers again at the next release
 
     # -------------------------------------------------------------- checks
 
@@ -296,12 +294,8 @@ class GuardrailEngine:
 
     def _rescreen(self) -> None:
         """The screen for the checkers' wakes now (they change as a checker's state does)."""
-        if not self._screened:
-            return
-        wakes = tuple(map(_WAKE, self._screened))
-        if wakes != self._wakes:
-            self._wakes = wakes
-            self._screen = screen_for(wakes, self._screen)
+        if self._screened:
+            self._screen = screen_for(map(_WAKE, self._screened), self._screen)
 
     def _run(self, plan: _Plan, ctx: GuardrailContext, phase: str) -> GuardrailResult:
         tel = self.telemetry
