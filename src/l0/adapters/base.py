@@ -10,7 +10,7 @@ Two shapes, both supported:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -73,7 +73,8 @@ class Translator:
         self.response_id: str | None = None
         self.usage: dict[str, int] | None = None
         self.finish_reason: str | None = None
-        self.tool_calls: list[ToolCall] = []
+        # A list once the first call arrives: most attempts call no tool.
+        self.tool_calls: Sequence[ToolCall] = ()
 
     @property
     def resolved(self) -> Translator:
@@ -86,6 +87,11 @@ class Translator:
 
     def finish(self) -> None:
         """The stream ended: settle what `feed` left for later."""
+
+    def add_tool_call(self, call: ToolCall) -> None:
+        calls = self.tool_calls if isinstance(self.tool_calls, list) else []
+        calls.append(call)
+        self.tool_calls = calls
 
 
 def made_by(obj: Any, package: str) -> bool:

@@ -25,8 +25,7 @@ class OpenAIChunks(Translator):
 
     def __init__(self) -> None:
         super().__init__()
-        self._by_index: dict[int, ToolCall] = {}
-        self._last: Any = None
+        self._by_index: dict[int, ToolCall] | None = None  # made by the first tool delta
 
     def feed(self, item: Any) -> str | None:
         """The first chunk (a dict) or the first chunk with a choice picks how this
@@ -83,8 +82,10 @@ class OpenAIChunks(Translator):
         return self._feed_rest(fields, fields.choices)
 
     def _feed_rest(self, item: Any, choices: Any) -> str | None:
-        # Every stream ends through here (finish reason or usage chunk): take ids here.
-        self._last = item
+        # Every stream ends through here (finish reason or usage chunk): take ids here,
+        # as strings (an open session keeps no chunk alive).
+        self.response_id = getattr(item, "id", None)
+        self.model = getattr(item, "model", None)
         usage = getattr(item, "usage", None)
         if usage is not None:
             self._take_usage(usage)
@@ -100,12 +101,6 @@ class OpenAIChunks(Translator):
             self._take_tool_deltas(delta.tool_calls)
         content: str | None = delta.content
         return content
-
-    def finish(self) -> None:
-        last = self._last
-        if last is not None:
-            self.response_id = getattr(last, "id", None)
-            self.model = getattr(last, "model", None)
 
     def _take_usage(self, usage: Any) -> None:
         prompt = getattr(usage, "prompt_tokens", None)
@@ -126,12 +121,15 @@ class OpenAIChunks(Translator):
             self.usage["reasoning_output_tokens"] = reasoning
 
     def _take_tool_deltas(self, deltas: Any) -> None:
+        by_index = self._by_index
+        if by_index is None:
+            by_index = self._by_index = {}
         for delta in deltas:
             index = getattr(delta, "index", None) or 0
-            call = self._by_index.get(index)
+            call = by_index.get(index)
             if call is None:
-                call = self._by_index[index] = ToolCall(index)
-                self.tool_calls.append(call)
+                call = by_index[index] = ToolCall(index)
+                self.add_tool_call(call)
             if delta.id:
                 call.id = delta.id
             function = delta.function

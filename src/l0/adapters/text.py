@@ -53,4 +53,4 @@ class EventChunks(Translator):
             arguments = orjson.dumps(arguments).decode()
         call = ToolCall(len(self.tool_calls), str(data.get("id", "")), str(data.get("name", "")))
         call.arguments = arguments
-        self.tool_calls.append(call)
+        self.add_tool_call(call)

@@ -22,7 +22,7 @@ from ..events import Deferred
 from ..events import ObservabilityEventType as T
 from ..guardrails.types import PASSED, GuardrailContext
 from ..telemetry.facade import Telemetry
-from ..types import State
+from ..types import Cursor, State
 from .continuation import OverlapTrimmer
 
 if TYPE_CHECKING:
@@ -38,6 +38,12 @@ _NEVER = 1 << 62
 
 
 class ContentChecks:
+    # Only for the checks the session runs (an open session keeps no others): the cursors
+    # are set by `reset`, the guardrails' context when the engine is made.
+    _guard_from: Cursor
+    _drift_from: Cursor
+    _context: GuardrailContext
+
     def __init__(
         self, options: Options, state: State, tel: Telemetry, *, announce_checkpoints: bool
     ) -> None:
@@ -63,14 +69,13 @@ class ContentChecks:
             state._every = self.checkpoint_every  # no mark at all: found on read
         self.trimmer: OverlapTrimmer | None = None
         self._trim_prefix = ""
-        self._guard_from = state._cursor()
-        self._drift_from = state._cursor()
         self._resuming = False
         self._resume_started: float | None = None
-        # One context for every check: rules see it only during their call.
-        self._context = GuardrailContext(
-            content=lambda: state.content, data_outputs=state.data_outputs
-        )
+        if self.engine is not None:
+            # One context for every check: rules see it only during their call.
+            self._context = GuardrailContext(
+                content=lambda: state.content, data_outputs=state.data_outputs
+            )
         self.checkpoints = 0
         self._announce_checkpoints = announce_checkpoints
         self._next_guard = self._next_drift = self._next_checkpoint = _NEVER
@@ -92,11 +97,13 @@ class ContentChecks:
         """A new attempt starts from the checkpoint (when resuming) or from nothing."""
         state = self.state
         prefix = state.checkpoint if self._resuming else ""
+        # Where each check's next delta starts (only for the checks a session runs).
         if self.engine is not None:
             self.engine.reset(prefix)  # a no-op on an engine that has checked nothing yet
+            self._guard_from = state._cursor()
         if self.drift is not None:
             self.drift.reset(prefix)
-        self._guard_from, self._drift_from = state._cursor(), state._cursor()
+            self._drift_from = state._cursor()
         self._next_guard = self.guard_every if self.engine is not None else _NEVER
         self._next_drift = self.drift_every if self.drift is not None else _NEVER
         self._next_checkpoint = _NEVER if self.state._every else self.checkpoint_every
