@@ -48,12 +48,33 @@ def test_detection_does_not_depend_on_chunking(drift_type: str) -> None:
 
 def test_each_type_is_reported_once_per_attempt_and_reset_clears() -> None:
     detector = DriftDetector()
-    first = detector.check(PROSE[:300] + " As an AI, I apologize.")
+    first = detector.check(PROSE[:600] + " As an AI, I apologize.")  # a batch: judged now
     assert first.detected and first.types == ["meta_commentary"]
     assert 0 < first.confidence <= 1 and first.details["meta_commentary"] == 1.0
-    assert not detector.check(" As an AI again. " * 3).detected
+    assert not detector.check(" As an AI again. " + PROSE[600:1300]).detected
     detector.reset()
-    assert detector.check("As an AI, hello.").types == ["meta_commentary"]
+    assert detector.check("As an AI, hello.", completed=True).types == ["meta_commentary"]
+
+
+def test_meta_commentary_is_found_within_a_batch_of_its_end_wherever_it_falls() -> None:
+    # Looked for once per batch (the text pending when blocks are judged): a phrase split
+    # across deltas or batches is still found, at most a batch (and a delta) after the
+    # character that ends it, and never before that character arrived.
+    phrase = "As an AI language model, "
+    rng = random.Random(3)
+    batch = DriftDetector()._batch
+    for at in [i for i in range(500, 1900) if PROSE[i - 1] == " "][::3]:
+        text = PROSE[:at] + phrase + PROSE[at:]
+        end = at + len("As an AI")  # where the first match ends
+        detector, fed, found_at = DriftDetector(), 0, None
+        while found_at is None and fed < len(text):
+            delta = text[fed : fed + rng.randint(1, 30)]
+            fed += len(delta)
+            found_at = fed if detector.check(delta).detected else None
+        if found_at is None and detector.check("", completed=True).detected:
+            found_at = fed
+        assert found_at is not None, at
+        assert end + 1 <= found_at <= end + 1 + batch + 30, (at, found_at)
 
 
 def test_reset_with_prefix_does_not_report_drift_inside_the_prefix() -> None:
@@ -71,7 +92,7 @@ def test_validate_looks_at_a_checkpoint_without_touching_the_detector() -> None:
     assert looping.detected and looping.types == ["repetition"]
     assert looping.details["repetition.max_sentence_count"] >= 3
     assert sink.events == []
-    assert detector.check(" As an AI.").types == ["meta_commentary"]
+    assert detector.check(" As an AI.", completed=True).types == ["meta_commentary"]
 
 
 def test_format_drift_is_skipped_for_a_long_checkpoint_tail() -> None:
@@ -120,7 +141,7 @@ def test_telemetry_reports_detections_once_and_details_when_detailed() -> None:
     detector.check("Fine text. ")
     assert sink.events == []
     detector.check("As an AI, I apologize.")
-    detector.check(" As an AI.")
+    detector.check(" As an AI.", completed=True)
     (event,) = sink.events
     assert event.type is T.DRIFT_CHECK_RESULT
     assert event.data["detected"] is True and event.data["types"] == ["meta_commentary"]

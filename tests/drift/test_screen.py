@@ -75,14 +75,43 @@ def test_screen_never_hides_what_the_engine_detects(text: str, config: DriftConf
 def test_screen_never_hides_what_the_engine_detects_on_random_mixes() -> None:
     pieces = [PROSE, MARKDOWN, CODE, GIBBERISH, JSON_DOC[:300], *POSITIVES.values()]
     pieces += [long_sentences(4, 200, 5, 5), " \n" * 500, "and then, " * 100]
+    # A text seen again a window or more later: its 4-grams are in the older generation.
+    pieces += [PROSE + MARKDOWN + PROSE, "".join(prose_chunks(900, seed=5)) * 2]
     configs = [None, DriftConfig(window=800, blocks=5), DriftConfig(sentence_repeat_threshold=2)]
     configs += [DriftConfig(entropy_threshold=0.3), DriftConfig(tone_shift_threshold=0.03)]
+    configs += [DriftConfig(hedging_threshold=0.01), DriftConfig(repetition_threshold=0.1)]
     rng = random.Random(7)
     for _ in range(150):
         text = "".join(rng.choice(pieces)[rng.randrange(200) :] for _ in range(rng.randint(2, 5)))
         sizes = rng.choice([(1, 20), (20, 90), (100, 2500)])
         screened, engine = _screened_and_engine_results(text, rng.choice(configs), sizes)
         assert screened == engine
+
+
+def test_repeated_4grams_are_counted_exactly_against_both_generations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each batch's count is what a set of its 4-grams gives against the history (older
+    # and newer generation) as it stood: the fast path (grams straight into the newer
+    # generation) and the exact one (some gram in the older) both agree with it.
+    from l0.drift.screen import Screen
+
+    counted: list[tuple[int, int, bool]] = []
+    repeats = Screen._repeats
+
+    def recount(self: Screen, stream: list[str]) -> int:
+        old, new = (set(generation) for generation in self._grams)
+        count = repeats(self, stream)
+        grams = set(zip(stream, stream[1:], stream[2:], stream[3:], strict=False))
+        counted.append((count, max(0, len(stream) - 3) - len(grams - new - old), bool(grams & old)))
+        return count
+
+    monkeypatch.setattr(Screen, "_repeats", recount)
+    text = PROSE + "".join(prose_chunks(2_000, seed=9)) + PROSE + "and then, " * 60 + PROSE
+    for config in (None, DriftConfig(window=800, blocks=5)):
+        run(text, step=23, config=config)
+    assert all(count == expected for count, expected, _ in counted)
+    assert {in_old for _, _, in_old in counted} == {False, True}  # both paths taken
 
 
 def test_ordinary_text_does_not_wake_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,9 +3,9 @@
 The detector is fed the output delta by delta and keeps only a sliding window of recent
 text (`DriftConfig.window` characters, default 2000), cut into fixed blocks of
 `window / blocks` characters by absolute offset. Deltas wait until three blocks are
-complete (or the output is), then the blocks are judged together: a few C-level calls
-over more text cost less than many small ones. A check in between only appends its delta
-and looks for meta commentary in it.
+complete (or the output is), then the text pending is judged at once: a few C-level
+calls over more text cost less than many small ones. A check in between only appends its
+delta.
 
 Judging has two levels. The screen (`screen.Screen`) follows every block cheaply (words,
 line markers, running totals, a 4-gram history, sentence keys once a 4-gram repeats) and
@@ -27,8 +27,9 @@ Detectors (all simple, deterministic heuristics; each can be switched off):
   `sentence_repeat_threshold` times (a model looping).
 - `tone_shift`: informal words, exclamation marks and emoji per word, or all-caps words per
   word, differ between the older and the newer half of the window.
-- `meta_commentary`: "as an AI", "I apologize", "I cannot help"... found at once (bounded
-  tail matcher, phrases split across deltas included).
+- `meta_commentary`: "as an AI", "I apologize", "I cannot help"... looked for in all the
+  text pending when blocks are judged (bounded tail matcher, phrases split across deltas
+  and batches included): found up to a batch after the phrase ends.
 - `hedging`: hedges ("perhaps", "might", "I think", "it's possible"...) per word in the window.
 - `entropy_spike`: character entropy of the newest block against the mean of the earlier
   blocks; gibberish rises, collapse onto one token falls. Only judged for a block whose

@@ -58,6 +58,7 @@ class DriftDetector:
         """The state of a new attempt."""
         self._ended = False  # a check was marked completed
         self._pending = ""  # text not judged yet (less than a batch)
+        self._meta_from = 0  # where in `_pending` the text not fed to `_meta` begins
         self._judged = 0  # characters judged
         self._json_doc: bool | None = None
         self._metrics: dict[str, float] = {}
@@ -79,7 +80,8 @@ class DriftDetector:
             self._json_doc = False  # mid-document: string state unknown, skip format drift
             text = text[-keep:]
         self._engine = Engine(self.config, self._metrics, self._json_doc)
-        found = self._feed(text, completed=False)
+        self._pending = text
+        found = self._drain(final=False)
         return _merge(found, self._drain(final=False)) or {}
 
     # -------------------------------------------------------------- checks
@@ -92,7 +94,10 @@ class DriftDetector:
         tel = self.telemetry
         if tel is not None and tel.detailed:
             return self._check_observed(tel, delta, completed)
-        found = self._feed(delta, completed)
+        self._pending += delta  # bounded by a batch: cheaper than a list to join
+        if len(self._pending) < self._batch and not completed:
+            return QUIET
+        found = self._drain(completed)
         if found is None:
             return QUIET
         result = self._new_result(found)
@@ -113,7 +118,8 @@ class DriftDetector:
             token_count=state.token_count if state is not None else None,
             checkpoint=state._prefix(state.checkpoint_length) if state is not None else None,
         )
-        found = self._feed(delta, completed)
+        self._pending += delta
+        found = self._drain(completed) if len(self._pending) >= self._batch or completed else None
         result = QUIET if found is None else self._new_result(found)
         if result.detected:
             self._report(tel, result)
@@ -165,28 +171,21 @@ class DriftDetector:
 
     # ------------------------------------------------------------- feeding
 
-    def _feed(self, delta: str, completed: bool) -> dict[str, float] | None:
-        """Feed a delta; the drift types it revealed (None for none)."""
+    def _drain(self, final: bool) -> dict[str, float] | None:
+        """Judge the text pending: meta commentary in all of it, and its complete blocks
+        (with `final`, the partial last one too)."""
+        self._ended = self._ended or final
+        text = self._pending
+        if self._json_doc is None and text.strip():
+            self._json_doc = text.lstrip()[0] in "{["
+            if self._engine is not None:
+                self._engine.json_doc = self._json_doc
         found = None
         meta = self._meta
-        if meta is not None and (delta or completed) and meta.feed(delta, completed):
+        if meta is not None and meta.feed(text[self._meta_from :], final):
             self._metrics["meta_commentary"] = 1.0
             self._meta = None  # reported once per attempt: no need to look any further
             found = {"meta_commentary": 0.9}
-        if self._json_doc is None and delta.strip():
-            self._json_doc = delta.lstrip()[0] in "{["
-            if self._engine is not None:
-                self._engine.json_doc = self._json_doc
-        self._pending += delta  # bounded by a batch: cheaper than a list to join
-        # Blocks are judged in batches: a few calls over more text cost less than many.
-        if len(self._pending) >= self._batch or completed:
-            found = _merge(found, self._drain(completed))
-        return found
-
-    def _drain(self, final: bool) -> dict[str, float] | None:
-        """Judge the complete blocks pending (and, if `final`, the partial last one)."""
-        self._ended = self._ended or final
-        text = self._pending
         size = self._block_size
         count = len(text) // size
         blocks = [text[i * size : (i + 1) * size] for i in range(count)]
@@ -195,10 +194,11 @@ class DriftDetector:
             blocks.append(rest)
             rest = ""
         self._pending = rest
+        self._meta_from = len(rest)
         self._judged += len(text) - len(rest)
         if not blocks:
-            return None
-        return self._judge(blocks, final and len(blocks[-1]) < size)
+            return found
+        return _merge(found, self._judge(blocks, final and len(blocks[-1]) < size))
 
     def _judge(self, blocks: list[str], final: bool) -> dict[str, float] | None:
         """Screen the blocks; run the exact engine on them when drift is possible (and for a

@@ -8,7 +8,7 @@ from collections import Counter, deque
 
 from ..guardrails.streamtext import tokens_with_carry
 from .engine import Position
-from .lexicon import INFORMAL
+from .lexicon import HEDGE_ANY, INFORMAL
 from .measures import (
     GRAM,
     NOT_UPPER,
@@ -25,6 +25,8 @@ from .units import Units, cut_units, warm_up
 from .window import minus
 
 _Gram = tuple[str, str, str, str]
+_LISTED = HEDGE_ANY | INFORMAL
+_NONE: frozenset[str] = frozenset()
 
 
 class Screen:
@@ -109,10 +111,12 @@ class Screen:
         returned); zero for the detectors switched off."""
         config = self.config
         hedges = informal = caps = repeats = 0
-        if config.hedging:
+        # The listed words of both kinds in one pass (a batch rarely has any).
+        listed = _LISTED.intersection(found) if config.hedging or config.tone_shift else _NONE
+        if config.hedging and not listed.isdisjoint(HEDGE_ANY):
             hedges = count_hedges(found, self._last[-1:])
         if config.tone_shift:
-            if not INFORMAL.isdisjoint(found):
+            if not listed.isdisjoint(INFORMAL):
                 informal = sum(map(INFORMAL.__contains__, found))
             informal += text.count("!") + emoji_count(text)
             caps = len(text.encode("utf-8", "surrogatepass").translate(None, NOT_UPPER)) // 3
@@ -129,14 +133,20 @@ class Screen:
     def _repeats(self, stream: list[str]) -> int:
         """The 4-grams of `stream` (this batch's words after the last three) that repeat
         one seen before, in it or in about the last window: a window's repeated 4-grams
-        (its 4-grams less its distinct ones) are at most those of its batches."""
-        batch = set(zip(stream, stream[1:], stream[2:], stream[3:], strict=False))
+        (its 4-grams less its distinct ones) are at most those of its batches.
+
+        The grams go straight into the newer generation: how much it grew is how many
+        were fresh. Only when one is in the older generation (rare) is a set of the batch
+        made to count them."""
         old, new = self._grams
-        if batch.isdisjoint(new) and batch.isdisjoint(old):
-            fresh = len(batch)
-        else:
+        if old and not old.isdisjoint(_grams(stream)):
+            batch = set(_grams(stream))
             fresh = len(batch.difference(new, old))
-        new |= batch
+            new |= batch
+        else:
+            before = len(new)
+            new.update(_grams(stream))
+            fresh = len(new) - before
         return max(0, len(stream) - (GRAM - 1)) - fresh
 
     def _unit_repeats(self, text: str, blocks: int, final: bool, repeats: int) -> bool:
@@ -246,3 +256,7 @@ class Screen:
         if serial not in self._entropies:
             self._entropies[serial] = char_entropy(self._texts[index])
         return self._entropies[serial]
+
+
+def _grams(stream: list[str]) -> zip[_Gram]:
+    return zip(stream, stream[1:], stream[2:], stream[3:], strict=False)
