@@ -94,7 +94,8 @@ async def test_status_replies(
     status: int,
 ) -> None:
     fault_server.enqueue(reply)
-    error = await raised(make_client(fault_server.url, http))
+    async with make_client(fault_server.url, http) as client:
+        error = await raised(client)
     assert type(error) is cls
     # The headers arrive on the response of the library that carried the request.
     response: Any = getattr(error, "response")  # noqa: B009
@@ -116,7 +117,8 @@ async def test_transport_faults(
     fault_server: FaultServer, http: httpx.AsyncClient | None, reply: Reply, name: str
 ) -> None:
     fault_server.enqueue(reply)
-    error = await raised(make_client(fault_server.url, http))
+    async with make_client(fault_server.url, http) as client:
+        error = await raised(client)
     assert transport_module(error) == http_library(http)
     if OPENAI_MAJOR >= 3:  # it wraps them all, whichever library carried the request
         assert isinstance(error, openai.APIConnectionError)
@@ -134,7 +136,8 @@ def refusing_port() -> Iterator[int]:
 
 
 async def test_connection_refused(refusing_port: int, http: httpx.AsyncClient | None) -> None:
-    error = await raised(make_client(f"http://127.0.0.1:{refusing_port}/v1", http))
+    async with make_client(f"http://127.0.0.1:{refusing_port}/v1", http) as client:
+        error = await raised(client)
     assert isinstance(error, openai.APIConnectionError)  # before any response: both majors
     assert transport_module(error) == http_library(http)
     assert decide(error) == (ErrorCategory.NETWORK, "ConnectError", None, None)
@@ -151,15 +154,15 @@ async def test_a_session_retries_each_as_decided(
         Reply(status=503),
         Reply(text=TEXT),
     )
-    client = make_client(fault_server.url, http)
     rec = Recorder()
-    result = await l0.run(
-        lambda: client.chat.completions.create(model="m", messages=MESSAGES, stream=True),
-        retry=fast_retry(max_retries=4),
-        timeout=l0.Timeout(initial_token=None, inter_token=None),  # the client's fire first
-        on_event=rec,
-    )
-    await drain(result)
+    async with make_client(fault_server.url, http) as client:
+        result = await l0.run(
+            lambda: client.chat.completions.create(model="m", messages=MESSAGES, stream=True),
+            retry=fast_retry(max_retries=4),
+            timeout=l0.Timeout(initial_token=None, inter_token=None),  # the client's fire first
+            on_event=rec,
+        )
+        await drain(result)
     assert result.state.content == TEXT
     retries = [
         (e.reason, e.category, e.retry_after_ms, e.delay_ms) for e in rec.of(T.RETRY_ATTEMPT)
