@@ -103,7 +103,10 @@ class ContentChecks:
             self._guard_from = state._cursor()
         if self.drift is not None:
             self.drift.reset(prefix)
-            self._drift_from = state._cursor()
+            # At equal intervals (the default) both checks are due at the same marks and
+            # read the same delta: one cursor, one join (`_drift_delta`).
+            same = self.engine is not None and self.drift_every == self.guard_every
+            self._drift_from = self._guard_from if same else state._cursor()
         self._next_guard = self.guard_every if self.engine is not None else _NEVER
         self._next_drift = self.drift_every if self.drift is not None else _NEVER
         self._next_checkpoint = _NEVER if self.state._every else self.checkpoint_every
@@ -188,6 +191,7 @@ class ContentChecks:
         passed.
         """
         try:
+            delta = None
             if n >= self._next_guard:
                 self._next_guard = n + self.guard_every
                 # Usually the engine holds the delta back and no rule runs (see `hold`).
@@ -198,7 +202,7 @@ class ContentChecks:
                     self._check_guard(delta, completed=False)
             if n >= self._next_drift:
                 self._next_drift = n + self.drift_every
-                self._check_drift(completed=False)
+                self._check_drift(self._drift_delta(delta), completed=False)
         except L0Error:
             state = self.state
             state._rewind(state.content_length - len(text), state.token_count - 1)
@@ -210,10 +214,16 @@ class ContentChecks:
             return min(self._next_guard, self._next_drift, self._next_checkpoint)
         return min(self._next_guard, self._next_drift)
 
-    def _check_drift(self, completed: bool) -> None:
+    def _drift_delta(self, guard_delta: str | None) -> str:
+        """Drift's delta: the guardrails' when they just read it through the same cursor."""
+        if guard_delta is not None and self._drift_from is self._guard_from:
+            return guard_delta
+        return self.state._since(self._drift_from)
+
+    def _check_drift(self, delta: str, completed: bool) -> None:
         drift = self.drift
         assert drift is not None
-        found = drift.check(self.state._since(self._drift_from), completed)
+        found = drift.check(delta, completed)
         if found.detected:
             self._take_drift(found)
 
@@ -233,10 +243,12 @@ class ContentChecks:
 
     def complete(self) -> None:
         """Checks that run once, when the provider stream ended."""
+        delta = None
         if self.engine is not None:
-            self._check_guard(self.state._since(self._guard_from), completed=True)
+            delta = self.state._since(self._guard_from)
+            self._check_guard(delta, completed=True)
         if self.drift is not None:
-            self._check_drift(completed=True)
+            self._check_drift(self._drift_delta(delta), completed=True)
 
     def _check_guard(self, delta: str, completed: bool) -> None:
         engine = self.engine
