@@ -120,12 +120,22 @@ class LineChecker(StreamChecker):
 
 def stateless_check(factory: Callable[[], Checker]) -> Checker:
     """The stateless form of an incremental rule: a fresh checker fed the whole content."""
+    return _WholeCheck(factory)
 
-    def check(ctx: GuardrailContext) -> list[GuardrailViolation]:
+
+class _WholeCheck:
+    """`stateless_check`'s check: one small object rather than a closure (a function, its
+    cell and their tuple), as applications build their rules per session, and an open
+    session keeps them all."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, factory: Callable[[], Checker]) -> None:
+        self.factory = factory
+
+    def __call__(self, ctx: GuardrailContext) -> list[GuardrailViolation]:
         whole = ctx.content
-        return factory()(GuardrailContext(whole, ctx.completed, whole, ctx.token_count))
-
-    return check
+        return self.factory()(GuardrailContext(whole, ctx.completed, whole, ctx.token_count))
 
 
 def incremental_rule(
@@ -137,7 +147,10 @@ def incremental_rule(
     description: str,
     streaming: bool = True,
 ) -> GuardrailRule:
-    """A `GuardrailRule` whose `check` and `incremental` come from the same checker."""
+    """A `GuardrailRule` whose `check` and `incremental` come from the same checker.
+
+    The built-in rules pass `functools.partial(TheirChecker, name, ...)` as `factory`: one
+    object where a nested function would keep a cell for each argument."""
     return GuardrailRule(
         name=name,
         check=stateless_check(factory),

@@ -14,13 +14,14 @@ strings. Each character is looked at once: O(delta) per check.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import orjson
 
 from .checker import StreamChecker, incremental_rule
 from .screen import NEVER, Wake
-from .types import Checker, GuardrailContext, GuardrailRule, GuardrailViolation, Severity
+from .types import GuardrailContext, GuardrailRule, GuardrailViolation, Severity
 
 __all__ = ["JsonChecker", "json_rule", "strict_json_rule", "strip_json_fence"]
 
@@ -270,12 +271,9 @@ def json_rule(
 ) -> GuardrailRule:
     """Balanced JSON structure while streaming, closed structure at completion."""
 
-    def factory() -> Checker:
-        return JsonChecker(name, severity, recoverable)
-
     return incremental_rule(
         name,
-        factory,
+        functools.partial(JsonChecker, name, severity, recoverable),
         severity=severity,
         recoverable=recoverable,
         description="JSON brackets balanced and properly nested (raw JSON or ```json blocks)",

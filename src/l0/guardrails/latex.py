@@ -17,11 +17,12 @@ Line based and outside code (fenced blocks and inline `code` spans are skipped, 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .checker import LineChecker, incremental_rule
 from .streamtext import FenceTracker
-from .types import Checker, GuardrailRule, GuardrailViolation, Severity
+from .types import GuardrailRule, GuardrailViolation, Severity
 
 __all__ = ["LatexChecker", "latex_rule"]
 
@@ -137,12 +138,9 @@ def latex_rule(
 ) -> GuardrailRule:
     """LaTeX environments nested and math delimiters balanced (see the module docstring)."""
 
-    def factory() -> Checker:
-        return LatexChecker(name, severity, recoverable)
-
     return incremental_rule(
         name,
-        factory,
+        functools.partial(LatexChecker, name, severity, recoverable),
         severity=severity,
         recoverable=recoverable,
         description="LaTeX \\begin/\\end nesting and math delimiters ($, $$, \\(, \\[) balanced",

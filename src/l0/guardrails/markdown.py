@@ -16,12 +16,13 @@ Nothing inside fenced code is checked.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .checker import LineChecker, incremental_rule
 from .screen import NEWLINE, Wake
 from .streamtext import FenceTracker, indent_of
-from .types import Checker, GuardrailRule, GuardrailViolation, Severity
+from .types import GuardrailRule, GuardrailViolation, Severity
 
 __all__ = ["MarkdownChecker", "markdown_rule", "table_cells"]
 
@@ -181,12 +182,9 @@ def markdown_rule(
 ) -> GuardrailRule:
     """Markdown structure: fences closed at completion (error), tables/lists (warnings)."""
 
-    def factory() -> Checker:
-        return MarkdownChecker(name, severity, recoverable)
-
     return incremental_rule(
         name,
-        factory,
+        functools.partial(MarkdownChecker, name, severity, recoverable),
         severity=severity,
         recoverable=recoverable,
         description="Markdown code fences closed; table and ordered-list structure consistent",

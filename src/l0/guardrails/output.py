@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from .. import _validate
 from .checker import StreamChecker, incremental_rule
 from .screen import NEVER, Wake
 from .streamtext import UNIT_ENDS, UnitSplitter, unit_key
-from .types import Checker, GuardrailContext, GuardrailRule, GuardrailViolation, Severity
+from .types import GuardrailContext, GuardrailRule, GuardrailViolation, Severity
 
 __all__ = [
     "RepetitionChecker",
@@ -70,12 +71,9 @@ def zero_output_rule(
 ) -> GuardrailRule:
     """Flag an output that is empty or whitespace only, at completion."""
 
-    def factory() -> Checker:
-        return ZeroOutputChecker(name, severity, recoverable)
-
     return incremental_rule(
         name,
-        factory,
+        functools.partial(ZeroOutputChecker, name, severity, recoverable),
         severity=severity,
         recoverable=recoverable,
         description="Output is not empty or whitespace only",
@@ -128,12 +126,9 @@ def stall_rule(
     if not callable(clock):
         raise TypeError(f"stall_rule: clock must be a callable, got {_validate.show(clock)}")
 
-    def factory() -> Checker:
-        return StallChecker(name, severity, recoverable, max_gap, clock)
-
     return incremental_rule(
         name,
-        factory,
+        functools.partial(StallChecker, name, severity, recoverable, max_gap, clock),
         severity=severity,
         recoverable=recoverable,
         description=f"New content at least every {max_gap:g}s",
@@ -213,9 +208,9 @@ def repetition_rule(
     _validate.integer("repetition_rule: threshold", threshold, minimum=2)
     _validate.integer("repetition_rule: min_words", min_words, minimum=1)
 
-    def factory() -> Checker:
-        return RepetitionChecker(name, severity, recoverable, window, threshold, min_words)
-
+    factory = functools.partial(
+        RepetitionChecker, name, severity, recoverable, window, threshold, min_words
+    )
     return incremental_rule(
         name,
         factory,

@@ -23,7 +23,7 @@ from .checker import StreamChecker, incremental_rule
 from .screen import Wake
 from .streamtext import TailMatcher
 from .streamtext import phrase_regex as _phrase
-from .types import Checker, GuardrailRule, GuardrailViolation, Severity
+from .types import GuardrailRule, GuardrailViolation, Severity
 
 __all__ = [
     "DEFAULT_PATTERNS",
@@ -173,9 +173,7 @@ def _pattern_rule(
     window: int,
     description: str,
 ) -> GuardrailRule:
-    def factory() -> Checker:
-        return PatternChecker(name, severity, recoverable, compiled, window)
-
+    factory = functools.partial(PatternChecker, name, severity, recoverable, compiled, window)
     return incremental_rule(
         name, factory, severity=severity, recoverable=recoverable, description=description
     )
