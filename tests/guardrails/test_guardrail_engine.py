@@ -356,12 +356,13 @@ def test_context_metadata_is_built_on_first_read_and_shared_by_the_completed_cop
 
 def test_reset_of_an_engine_that_checked_nothing_keeps_its_fresh_checkers() -> None:
     engine = GuardrailEngine(Guardrails.recommended())
-    built = dict(engine._checkers)
+    built = [checker for _, _, checker, _ in engine._plan]
     engine.reset()
-    assert engine._checkers == built  # the runtime resets at the first attempt: no rebuild
+    # The runtime resets at the first attempt: no rebuild.
+    assert [checker for _, _, checker, _ in engine._plan] == built
     engine.check(GuardrailContext("", False, "Hello"))
     engine.reset()
-    assert all(engine._checkers[i] is not c for i, c in built.items())
+    assert all(new is not old for (_, _, new, _), old in zip(engine._plan, built, strict=True))
 
 
 def test_the_shared_passing_result_cannot_be_changed() -> None:

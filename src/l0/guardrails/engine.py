@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import operator
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -54,9 +53,7 @@ __all__ = ["GuardrailEngine", "create_guardrail_engine"]
 logger = logging.getLogger("l0.guardrails")
 
 _Deliver = Callable[[GuardrailResult], None]
-_Plan = list[tuple[int, GuardrailRule, Checker]]
-_FastPlan = list[tuple[int, GuardrailRule, Checker, StreamChecker | None]]
-_WAKE = operator.attrgetter("wake")
+_Plan = list[tuple[int, GuardrailRule, Checker, StreamChecker | None]]
 _MAX_HELD = 4096  # held characters that force a release: bounds the memory held
 _rule_runs = itertools.count(1)  # callback ids: one per observed rule run, process-wide
 _RAISED: list[GuardrailViolation] = []  # what `_call` returns for a rule that raised (shared)
@@ -73,15 +70,13 @@ class GuardrailEngine:
         self.telemetry = telemetry
         self.violations: list[GuardrailViolation] = []
         """Distinct violations reported in the current attempt, in order."""
-        self._checkers: dict[int, Checker] = {}
-        self._stream_plan: _Plan = []
-        self._fast_plan: _FastPlan = []
-        self._seen: set[tuple[str, str]] = set()
-        self._errors: set[tuple[int, str]] = set()
-        self._deferred: deque[tuple[GuardrailContext, _Deliver]] = deque()
-        self._screened: list[StreamChecker] = []  # checkers whose deltas may be held
-        self._always: _FastPlan = []  # the rest: every delta, at once
-        self._held: list[str] = []
+        # An open session keeps its engine: containers that most sessions never fill
+        # (queued checks, held text, what was reported) are made when first needed.
+        self._plan: _Plan = []  # the streaming rules, each with its checker (see _set_plan)
+        self._always = False  # a checker in the plan needs every delta at once
+        self._seen: set[tuple[str | int, str]] | None = None  # see `_reported`
+        self._deferred: deque[tuple[GuardrailContext, _Deliver]] | None = None
+        self._held: list[str] | None = None
         self._held_chars = 0
         self._screen: Screen | None = None
         self._unquiet: str | None = None  # what `hold` just screened and let through
@@ -106,43 +101,47 @@ class GuardrailEngine:
         self._new_attempt()
         if prefix:
             primer = GuardrailContext(prefix, False, prefix)
-            for index, _rule, checker in list(self._stream_plan):
-                if index in self._checkers:
+            for index, rule, checker, _ in list(self._plan):
+                if rule.incremental is not None:  # a stateless check has no state to prime
                     for violation in self._call(index, checker, primer, "stream", report=False):
-                        self._seen.add((violation.rule, violation.message))
+                        self._reported().add((violation.rule, violation.message))
 
     def _new_attempt(self) -> None:
         self._fresh = True
-        self._held.clear()
+        self._held = None
         self._held_chars = 0
         self._screen = None
         self.violations = []
-        self._seen.clear()
-        self._errors.clear()
-        self._checkers = {}
+        self._seen = None
         plan: _Plan = []
         for index, rule in enumerate(self.rules):
             if not rule.streaming:
                 continue
-            if rule.incremental is None:
-                plan.append((index, rule, rule.check))
-                continue
-            try:
-                checker = self._checkers[index] = rule.incremental()
-            except Exception:
-                logger.debug("guardrail %r failed to build its checker", rule.name, exc_info=True)
-                continue
-            plan.append((index, rule, checker))
+            checker = rule.check
+            if rule.incremental is not None:
+                try:
+                    checker = rule.incremental()
+                except Exception:
+                    logger.debug(
+                        "guardrail %r failed to build its checker", rule.name, exc_info=True
+                    )
+                    continue
+            plan.append((index, rule, checker, _fed_text(checker)))
         self._set_plan(plan)
 
     def _set_plan(self, plan: _Plan) -> None:
-        """The streaming plan, and its fast form: a checker that states a `wake` gets its
-        text straight, held back or not (see `_fed_text`); every other one is called with
-        the context, delta by delta."""
-        self._stream_plan = plan
-        fast = self._fast_plan = [(i, rule, check, _fed_text(check)) for i, rule, check in plan]
-        self._screened = [stream for _, _, _, stream in fast if stream is not None]
-        self._always = [step for step in fast if step[3] is None]
+        """The streaming plan: each step's last item is its checker when that states a
+        `wake`, to be fed text straight, held back or not (see `_fed_text`); None for a
+        checker called with the context, delta by delta."""
+        self._plan = plan
+        self._always = any(stream is None for _, _, _, stream in plan)
+
+    def _reported(self) -> set[tuple[str | int, str]]:
+        """What this attempt reported: (rule name, message) of each violation, (rule index,
+        error) of each rule that raised. Made on first use: most attempts report nothing."""
+        if self._seen is None:
+            self._seen = set()
+        return self._seen
 
     # -------------------------------------------------------------- checks
 
@@ -172,8 +171,9 @@ class GuardrailEngine:
             ctx = ctx.completed_copy()
         self._fresh = False
         held = self._flush()
-        plan = list(self._stream_plan)
-        plan += [(i, r, r.check) for i, r in enumerate(self.rules) if not r.streaming]
+        plan = self._plan + [
+            (i, r, r.check, None) for i, r in enumerate(self.rules) if not r.streaming
+        ]
         plan.sort(key=lambda step: step[0])
         return _after(held, self._run(plan, ctx, "post"))
 
@@ -203,6 +203,8 @@ class GuardrailEngine:
     def defer(self, ctx: GuardrailContext, deliver: _Deliver) -> None:
         """Queue a check to run later (`run_deferred`), keeping checks in stream order."""
         self._fresh = False
+        if self._deferred is None:
+            self._deferred = deque()  # made on first use: only a large delta is deferred
         self._deferred.append((ctx, deliver))
 
     def run_deferred(self) -> None:
@@ -218,16 +220,17 @@ class GuardrailEngine:
         self._fresh = False
         tel = self.telemetry
         if ctx.completed or (tel is not None and tel.detailed):
-            return _after(self._flush(), self._run(self._stream_plan, ctx, "stream"))
+            return _after(self._flush(), self._run(self._plan, ctx, "stream"))
         delta = ctx.delta
         unquiet, self._unquiet = self._unquiet is delta, None
         if not unquiet and self._waits(delta):
-            return self._feed_plan(self._always, ctx, "") if self._always else PASSED
+            # Held back from every checker with a wake; the others get the context now.
+            return self._feed_plan(self._plan, ctx, "") if self._always else PASSED
         if not self.anchored:  # only a character woke the screen: delta is screened too
             self._keep(delta)
             delta = ""
         held = self._flush()
-        result = _after(held, self._feed_plan(self._fast_plan, ctx, delta))
+        result = _after(held, self._feed_plan(self._plan, ctx, delta))
         self._rescreen()
         return result
 
@@ -251,14 +254,17 @@ class GuardrailEngine:
         return True
 
     def _keep(self, delta: str) -> None:
+        if self._held is None:
+            self._held = []  # made on first use, dropped at each release
         self._held.append(delta)
         self._held_chars += len(delta)
 
     def _feed_plan(
-        self, plan: _FastPlan, ctx: GuardrailContext, text: str, screened: bool = False
+        self, plan: _Plan, ctx: GuardrailContext, text: str, screened: bool = False
     ) -> GuardrailResult:
-        """Run `plan`: built-in checkers are fed `text`, the others called with `ctx`.
-        `screened`: `text` is held-back text, for the checkers it was held from only."""
+        """Run `plan`: built-in checkers are fed `text` (none if it is empty), the others
+        called with `ctx`. `screened`: `text` is held-back text, for the checkers it was
+        held from only."""
         new: list[GuardrailViolation] | None = None
         for index, rule, checker, stream in plan:
             try:
@@ -287,22 +293,23 @@ class GuardrailEngine:
         if not self._held:
             return []
         text = "".join(self._held)
-        self._held.clear()
+        self._held = None
         self._held_chars = 0
-        result = self._feed_plan(self._fast_plan, GuardrailContext(), text, screened=True)
+        result = self._feed_plan(self._plan, GuardrailContext(), text, screened=True)
         return list(result.violations)
 
     def _rescreen(self) -> None:
         """The screen for the checkers' wakes now (they change as a checker's state does)."""
-        if self._screened:
-            self._screen = screen_for(map(_WAKE, self._screened), self._screen)
+        wakes = [stream.wake for _, _, _, stream in self._plan if stream is not None]
+        if wakes:
+            self._screen = screen_for(wakes, self._screen)
 
     def _run(self, plan: _Plan, ctx: GuardrailContext, phase: str) -> GuardrailResult:
         tel = self.telemetry
         if tel is not None and (tel.detailed or (phase == "post" and tel.enabled)):
             return self._run_observed(tel, plan, ctx, phase)
         new: list[GuardrailViolation] = []
-        for index, rule, checker in plan:
+        for index, rule, checker, _ in plan:
             found = self._call(index, checker, ctx, phase)
             if found:
                 new.extend(self._admit(index, rule, found, phase))
@@ -317,7 +324,7 @@ class GuardrailEngine:
         started = time.perf_counter()
         tel.emit(T.GUARDRAIL_PHASE_START, phase=phase, rule_count=len(plan))
         new: list[GuardrailViolation] = []
-        for index, rule, checker in plan:
+        for index, rule, checker, _ in plan:
             if not detailed:
                 new.extend(self._admit(index, rule, self._call(index, checker, ctx, phase), phase))
                 continue
@@ -368,11 +375,12 @@ class GuardrailEngine:
     ) -> list[GuardrailViolation]:
         """Keep the violations not yet seen this attempt; record and report them."""
         new = []
+        seen = self._reported()
         for violation in found:
             key = (violation.rule, violation.message)
-            if key in self._seen:
+            if key in seen:
                 continue
-            self._seen.add(key)
+            seen.add(key)
             self.violations.append(violation)
             new.append(violation)
             self._report(index, rule, violation, phase, run)
@@ -394,13 +402,12 @@ class GuardrailEngine:
         rest of the attempt (its state can no longer be trusted)."""
         rule = self.rules[index]
         logger.debug("guardrail rule %r raised", rule.name, exc_info=exc)
-        if index in self._checkers:
-            del self._checkers[index]
-            self._set_plan([step for step in self._stream_plan if step[0] != index])
+        if rule.incremental is not None:
+            self._set_plan([step for step in self._plan if step[0] != index])
         error = f"{type(exc).__name__}: {exc}"
-        if not report or (index, error) in self._errors:
+        if not report or (index, error) in self._reported():
             return
-        self._errors.add((index, error))
+        self._reported().add((index, error))
         if self.telemetry is not None:
             self.telemetry.emit(
                 T.GUARDRAIL_RULE_RESULT,
