@@ -121,18 +121,21 @@ def test_memory_and_work_stay_bounded_on_long_output() -> None:
         assert sum(len(b.text) for b in engine.window.blocks) <= config.window
 
 
-def test_reset_of_a_fresh_detector_keeps_its_state() -> None:
+def test_the_judging_state_is_made_by_the_first_batch_and_renewed_by_reset() -> None:
+    # An open session keeps its detector: a reply shorter than one batch (most short
+    # answers, until they end) judges nothing, so it holds no screen, history or matcher.
     detector = DriftDetector()
-    meta, screen = detector._meta, detector._screen
+    batch = detector._batch
     detector.reset()  # the runtime resets at each attempt start: nothing to redo yet
-    assert detector._meta is meta and detector._screen is screen
-    detector.check("Some text. ")
-    detector.reset()
-    assert detector._meta is not meta and detector._screen is not screen
-    detector.check("", completed=True)
+    assert not detector.check(PROSE[: batch - 1]).detected
+    assert (detector._screen, detector._history, detector._meta) == (None, None, None)
+    detector.check(PROSE[batch - 1 : batch])
     screen = detector._screen
+    assert screen is not None and detector._history and detector._meta is not None
     detector.reset()
-    assert detector._screen is not screen
+    assert (detector._screen, detector._history, detector._pending) == (None, None, "")
+    detector.check("Some text. ", completed=True)  # the end judges a short reply
+    assert detector._screen is not None and detector._screen is not screen
 
 
 def test_telemetry_reports_detections_once_and_details_when_detailed() -> None:

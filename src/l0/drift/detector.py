@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DriftDetector"]
 
+_History = deque[tuple[Position, list[str]]]
 _BATCH_BLOCKS = 3  # blocks pending before they are judged: detection lags up to 4 blocks
 _QUIET_BATCHES = 2  # the engine stays on for this many batches the screen finds quiet
 
@@ -52,26 +53,33 @@ class DriftDetector:
             return  # nothing fed since the detector was made or reset: already a new attempt
         self._begin()
         if prefix:
-            self._reported.update(self._prime(prefix))
+            self._reported += tuple(self._prime(prefix))
 
     def _begin(self) -> None:
-        """The state of a new attempt."""
+        """The state of a new attempt. What judging needs is made by the first batch
+        (`_start`): a reply shorter than one batch never judges, and an open session
+        keeps its detector."""
         self._ended = False  # a check was marked completed
         self._pending = ""  # text not judged yet (less than a batch)
         self._meta_from = 0  # where in `_pending` the text not fed to `_meta` begins
         self._judged = 0  # characters judged
         self._json_doc: bool | None = None
         self._metrics: dict[str, float] = {}
-        self._screen = Screen(self.config)
+        self._screen: Screen | None = None
         self._engine: Engine | None = None
         self._quiet = 0
         # Enough to replay the window: batches, each with the position where it began.
-        self._history: deque[tuple[Position, list[str]]] = deque()
+        self._history: _History | None = None
         self._history_blocks = 0
-        self._meta: TailMatcher | None = None
+        self._meta: TailMatcher | None = None  # looking for meta commentary (not yet found)
+        self._reported: tuple[str, ...] = ()  # drift types reported (a few at most)
+
+    def _start(self) -> None:
+        """What judging needs, made by the first batch (see `_begin`)."""
+        self._screen = Screen(self.config)
+        self._history = deque()
         if self.config.meta_commentary:
             self._meta = TailMatcher(META, META_WINDOW)
-        self._reported: set[str] = set()
 
     def _prime(self, text: str) -> dict[str, float]:
         """Feed (the end of) `text` as history; return what it would have detected."""
@@ -161,7 +169,7 @@ class DriftDetector:
         new = {t: c for t, c in found.items() if t not in self._reported}
         if not new:
             return QUIET
-        self._reported.update(new)
+        self._reported += tuple(new)
         types = sorted(new, key=lambda t: (-new[t], DRIFT_TYPES.index(t)))
         return DriftResult(True, types, max(new.values()), self._details())
 
@@ -175,6 +183,8 @@ class DriftDetector:
         """Judge the text pending: meta commentary in all of it, and its complete blocks
         (with `final`, the partial last one too)."""
         self._ended = self._ended or final
+        if self._screen is None:
+            self._start()
         text = self._pending
         if self._json_doc is None and text.strip():
             self._json_doc = text.lstrip()[0] in "{["
@@ -203,40 +213,41 @@ class DriftDetector:
     def _judge(self, blocks: list[str], final: bool) -> dict[str, float] | None:
         """Screen the blocks; run the exact engine on them when drift is possible (and for a
         while after: entering costs a replay of the history)."""
-        position = self._screen.position
+        screen, history = self._screen, self._history
+        assert screen is not None and history is not None  # made by `_drain` (`_start`)
+        position = screen.position
         # A JSON document is always judged by the engine (format drift): no screen needed.
-        possible = bool(self._json_doc) or self._screen.add(blocks, final)
+        possible = bool(self._json_doc) or screen.add(blocks, final)
         found = None
         if possible or self._engine is not None:
-            engine = self._engine or self._replay()
+            engine = self._engine or self._replay(history)
             for index, text in enumerate(blocks):
                 last = final and index == len(blocks) - 1
                 found = _merge(found, engine.add(text, last, judge=True))
             self._quiet = 0 if possible else self._quiet + 1
             self._engine = None if self._quiet >= _QUIET_BATCHES else engine
         if not self._ended:  # a completed output is never replayed
-            self._remember(position, blocks)
+            self._remember(history, position, blocks)
         return found
 
-    def _remember(self, position: Position, blocks: list[str]) -> None:
+    def _remember(self, history: _History, position: Position, blocks: list[str]) -> None:
         """Keep the batch for replays: whole batches, each with its starting position,
         making at least a window (at most a batch more)."""
         keep = self.config.blocks
         if len(blocks) > keep:  # one large delta: only its end can be replayed
             position = _advance(position, blocks[:-keep])
             blocks = blocks[-keep:]
-        history = self._history
         history.append((position, blocks))
         self._history_blocks += len(blocks)
         while self._history_blocks - len(history[0][1]) >= keep:
             self._history_blocks -= len(history.popleft()[1])
 
-    def _replay(self) -> Engine:
+    def _replay(self, history: _History) -> Engine:
         """An engine brought up to date from the kept history (the window before the new
         blocks), started where it began: the same as if it had run all along."""
-        start = self._history[0][0] if self._history else START
+        start = history[0][0] if history else START
         engine = Engine(self.config, self._metrics, self._json_doc, start)
-        for _, blocks in self._history:
+        for _, blocks in history:
             for text in blocks:
                 engine.add(text, final=False, judge=False)
         return engine
