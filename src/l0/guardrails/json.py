@@ -46,10 +46,13 @@ _UNDECIDED, _RAW, _PROSE, _FENCED, _DONE = range(5)
 class JsonChecker(StreamChecker):
     """Incremental structure check of JSON output (see the module docstring)."""
 
+    # Open brackets with their offsets, made by `_begin_json`: most outputs are prose, and
+    # an open session keeps its checker.
+    _stack: list[tuple[str, int]]
+
     def __init__(self, rule: str = "json", severity: Severity = "error", recoverable: bool = True):
         super().__init__(rule, severity, recoverable)
         self._mode = _UNDECIDED
-        self._stack: list[tuple[str, int]] = []
         self._in_string = False
         self._string_pos = 0
         self._escape_at = -1
@@ -131,7 +134,7 @@ class JsonChecker(StreamChecker):
                 self._pending = text[start:]  # decide when the next character arrives
                 return len(text)
             if not after or after[0] in _FOLLOWS[stripped[0]]:
-                self._mode = _RAW
+                self._begin_json(_RAW)
                 return start
         self._mode = _PROSE
         return cursor
@@ -161,13 +164,17 @@ class JsonChecker(StreamChecker):
             self._head_done = True
 
     def _open_fence(self, char: str) -> None:
-        self._mode = _FENCED
+        self._begin_json(_FENCED)
         self._fence_char = char
-        self._stack.clear()
+        self._head, self._head_done = "", False
+
+    def _begin_json(self, mode: int) -> None:
+        """Start following a JSON text: the whole output (`_RAW`) or a fenced block."""
+        self._mode = mode
+        self._stack = []
         self._in_string = False
         self._escape_at = -1
         self._broken = False
-        self._head, self._head_done = "", False
 
     def _fenced(self, text: str, cursor: int, found: list[GuardrailViolation]) -> int:
         """Inside a JSON fence: scan the JSON, and watch line starts for the closing fence."""
@@ -243,7 +250,7 @@ class JsonChecker(StreamChecker):
 
     def finish(self) -> list[GuardrailViolation]:
         if self._pending:  # the output is just an opening bracket: truncated JSON
-            self._mode = _RAW
+            self._begin_json(_RAW)
             self._scan(self._pending, self._pos - len(self._pending), [])
         if self._mode in (_RAW, _FENCED) and not self._broken:
             return self._unclosed("")

@@ -99,7 +99,7 @@ class PatternChecker(StreamChecker):
     ) -> None:
         super().__init__(rule, severity, recoverable)
         self._matcher = TailMatcher([pattern for pattern, _ in patterns], window)
-        self._messages = [message for _, message in patterns]
+        self._patterns = patterns  # the rule's: violations read their messages from it
 
     @property
     def wake(self) -> Wake | None:
@@ -120,7 +120,7 @@ class PatternChecker(StreamChecker):
         found: list[GuardrailViolation] = []
         for index, start, _end in matches:
             if self._matcher.disable(index):
-                found.append(self.violation(self._messages[index], start))
+                found.append(self.violation(self._patterns[index][1], start))
         return found
 
 

@@ -243,7 +243,7 @@ class TailMatcher:
     """
 
     __slots__ = (
-        "_active",
+        "_disabled",
         "_end",
         "_frontier",
         "_held",
@@ -261,8 +261,9 @@ class TailMatcher:
     def __init__(self, patterns: Sequence[re.Pattern[str]], window: int) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
-        self._patterns = list(patterns)
-        self._active = [True] * len(self._patterns)
+        # The patterns as a tuple shared by every matcher made with them (`_plan_of`).
+        self._patterns, self._prefilter, anchors = _plan_of(patterns)
+        self._disabled: tuple[int, ...] = ()  # patterns reported: no longer looked for
         self._live = len(self._patterns)
         self.window = window
         # Recent text, as fed (joined only to scan): at least the last `window` characters
@@ -273,7 +274,6 @@ class TailMatcher:
         self._end = 0  # offset after the last character fed
         self._frontier = 0  # matches ending at or before it were looked for already
         self._hot_until = 0
-        self._prefilter, anchors = _plan_of(self._patterns)
         self._watch: AnchorWatch | None = None  # None: a pattern has no anchor
         self._wake: Wake | None = None
         self._set_anchors(anchors)
@@ -329,11 +329,11 @@ class TailMatcher:
 
     def disable(self, index: int) -> bool:
         """Stop looking for pattern `index` (once reported); False if it already was off."""
-        if not self._active[index]:
+        if index in self._disabled:
             return False
-        self._active[index] = False
+        self._disabled += (index,)
         self._live -= 1
-        self._prefilter, anchors = _plan_of(self._live_patterns())
+        _, self._prefilter, anchors = _plan_of(self._live_patterns())
         self._set_anchors(anchors)
         return True
 
@@ -342,8 +342,7 @@ class TailMatcher:
         return not self._live
 
     def _live_patterns(self) -> list[re.Pattern[str]]:
-        active = zip(self._patterns, self._active, strict=True)
-        return [pattern for pattern, on in active if on]
+        return [p for index, p in enumerate(self._patterns) if index not in self._disabled]
 
     @property
     def wake(self) -> Wake | None:
@@ -370,7 +369,7 @@ class TailMatcher:
     def _scan(self, buf: str, base: int, limit: int) -> list[tuple[int, int, int]]:
         found: list[tuple[int, int, int]] = []
         for index, pattern in enumerate(self._patterns):
-            if not self._active[index]:
+            if index in self._disabled:
                 continue
             for match in pattern.finditer(buf):
                 start, end = match.span()
@@ -393,8 +392,11 @@ _PLANS: dict[
 _PLANS = {}
 
 
-def _plan_of(patterns: Sequence[re.Pattern[str]]) -> tuple[_Prefilter, tuple[str, ...] | None]:
-    """The prefilter and anchors of `patterns` (immutable: matchers of a rule share them).
+def _plan_of(
+    patterns: Sequence[re.Pattern[str]],
+) -> tuple[tuple[re.Pattern[str], ...], _Prefilter, tuple[str, ...] | None]:
+    """`patterns` as a tuple, their prefilter and their anchors (immutable: matchers of a
+    rule share them).
 
     Looked up by the patterns' identities, not their hashes: hashing a compiled pattern
     hashes its whole program (the default rule's nine cost 17k instructions), and every
@@ -408,7 +410,7 @@ def _plan_of(patterns: Sequence[re.Pattern[str]]) -> tuple[_Prefilter, tuple[str
             _PLANS.clear()
         held = tuple(patterns)
         plan = _PLANS[key] = (held, _Prefilter(held), anchors_of(held))
-    return plan[1], plan[2]
+    return plan
 
 
 class _Prefilter:
