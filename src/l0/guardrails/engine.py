@@ -68,13 +68,15 @@ class GuardrailEngine:
                 raise TypeError(f"rules[{i}] is not a GuardrailRule: {rule!r}")
         self.rules: tuple[GuardrailRule, ...] = tuple(rules)
         self.telemetry = telemetry
-        self.violations: list[GuardrailViolation] = []
-        """Distinct violations reported in the current attempt, in order."""
         # An open session keeps its engine: containers that most sessions never fill
-        # (queued checks, held text, what was reported) are made when first needed.
+        # (queued checks, held text) are made when first needed.
         self._plan: _Plan = []  # the streaming rules, each with its checker (see _set_plan)
         self._always = False  # a checker in the plan needs every delta at once
-        self._seen: set[tuple[str | int, str]] | None = None  # see `_reported`
+        self._reported: dict[tuple[str | int, str], GuardrailViolation | None] = {}
+        """What this attempt reported, in order: each violation by (rule name, message),
+        None for those of a resumed attempt's prefix (`reset`) and for a rule that raised,
+        by (rule index, error). A dict as an ordered set: while empty, as in most
+        attempts, the garbage collector does not even track it."""
         self._deferred: deque[tuple[GuardrailContext, _Deliver]] | None = None
         self._held: list[str] | None = None
         self._held_chars = 0
@@ -104,15 +106,14 @@ class GuardrailEngine:
             for index, rule, checker, _ in list(self._plan):
                 if rule.incremental is not None:  # a stateless check has no state to prime
                     for violation in self._call(index, checker, primer, "stream", report=False):
-                        self._reported().add((violation.rule, violation.message))
+                        self._reported[violation.rule, violation.message] = None
 
     def _new_attempt(self) -> None:
         self._fresh = True
         self._held = None
         self._held_chars = 0
         self._screen = None
-        self.violations = []
-        self._seen = None
+        self._reported = {}
         plan: _Plan = []
         for index, rule in enumerate(self.rules):
             if not rule.streaming:
@@ -136,12 +137,10 @@ class GuardrailEngine:
         self._plan = plan
         self._always = any(stream is None for _, _, _, stream in plan)
 
-    def _reported(self) -> set[tuple[str | int, str]]:
-        """What this attempt reported: (rule name, message) of each violation, (rule index,
-        error) of each rule that raised. Made on first use: most attempts report nothing."""
-        if self._seen is None:
-            self._seen = set()
-        return self._seen
+    @property
+    def violations(self) -> list[GuardrailViolation]:
+        """Distinct violations reported in the current attempt, in order."""
+        return [v for v in self._reported.values() if v is not None]
 
     # -------------------------------------------------------------- checks
 
@@ -375,13 +374,12 @@ class GuardrailEngine:
     ) -> list[GuardrailViolation]:
         """Keep the violations not yet seen this attempt; record and report them."""
         new = []
-        seen = self._reported()
+        reported = self._reported
         for violation in found:
             key = (violation.rule, violation.message)
-            if key in seen:
+            if key in reported:
                 continue
-            seen.add(key)
-            self.violations.append(violation)
+            reported[key] = violation
             new.append(violation)
             self._report(index, rule, violation, phase, run)
         return new
@@ -405,9 +403,9 @@ class GuardrailEngine:
         if rule.incremental is not None:
             self._set_plan([step for step in self._plan if step[0] != index])
         error = f"{type(exc).__name__}: {exc}"
-        if not report or (index, error) in self._reported():
+        if not report or (index, error) in self._reported:
             return
-        self._reported().add((index, error))
+        self._reported[index, error] = None
         if self.telemetry is not None:
             self.telemetry.emit(
                 T.GUARDRAIL_RULE_RESULT,
