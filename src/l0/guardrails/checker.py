@@ -9,19 +9,21 @@ two forms can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Hashable
 
 from .screen import NEWLINE, Wake
 from .streamtext import LineBuffer
 from .types import (
     Checker,
+    CheckerFactory,
     GuardrailContext,
     GuardrailRule,
     GuardrailViolation,
     Severity,
 )
 
-__all__ = ["LineChecker", "StreamChecker", "incremental_rule", "stateless_check"]
+__all__ = ["LineChecker", "StreamChecker", "incremental_rule", "shared_rule", "stateless_check"]
 
 
 class StreamChecker:
@@ -125,8 +127,7 @@ def stateless_check(factory: Callable[[], Checker]) -> Checker:
 
 class _WholeCheck:
     """`stateless_check`'s check: one small object rather than a closure (a function, its
-    cell and their tuple), as applications build their rules per session, and an open
-    session keeps them all."""
+    cell and their tuple)."""
 
     __slots__ = ("factory",)
 
@@ -147,10 +148,7 @@ def incremental_rule(
     description: str,
     streaming: bool = True,
 ) -> GuardrailRule:
-    """A `GuardrailRule` whose `check` and `incremental` come from the same checker.
-
-    The built-in rules pass `functools.partial(TheirChecker, name, ...)` as `factory`: one
-    object where a nested function would keep a cell for each argument."""
+    """A `GuardrailRule` whose `check` and `incremental` come from the same checker."""
     return GuardrailRule(
         name=name,
         check=stateless_check(factory),
@@ -160,3 +158,35 @@ def incremental_rule(
         description=description,
         incremental=factory,
     )
+
+
+def shared_rule(
+    checker: Callable[..., Checker],
+    name: str,
+    *args: Hashable,
+    severity: Severity,
+    recoverable: bool,
+    description: str,
+) -> GuardrailRule:
+    """`incremental_rule` for checkers made by `checker(name, severity, recoverable, *args)`,
+    all plain values (hashable, compared by value).
+
+    Applications build their rules per session, and an open session keeps them: rules
+    built with the same arguments share their factory and stateless check (neither has
+    any state), so each of them is a single object.
+    """
+    factory, check = _shared(checker, name, severity, recoverable, *args)
+    return GuardrailRule(
+        name=name,
+        check=check,
+        severity=severity,
+        recoverable=recoverable,
+        description=description,
+        incremental=factory,
+    )
+
+
+@functools.lru_cache(maxsize=256, typed=True)  # a few configurations in practice
+def _shared(checker: Callable[..., Checker], *args: Hashable) -> tuple[CheckerFactory, Checker]:
+    factory = functools.partial(checker, *args)
+    return factory, stateless_check(factory)

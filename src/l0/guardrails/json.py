@@ -14,12 +14,11 @@ strings. Each character is looked at once: O(delta) per check.
 
 from __future__ import annotations
 
-import functools
 import re
 
 import orjson
 
-from .checker import StreamChecker, incremental_rule
+from .checker import StreamChecker, shared_rule
 from .screen import NEVER, Wake
 from .types import GuardrailContext, GuardrailRule, GuardrailViolation, Severity
 
@@ -277,10 +276,9 @@ def json_rule(
     *, severity: Severity = "error", recoverable: bool = True, name: str = "json"
 ) -> GuardrailRule:
     """Balanced JSON structure while streaming, closed structure at completion."""
-
-    return incremental_rule(
+    return shared_rule(
+        JsonChecker,
         name,
-        functools.partial(JsonChecker, name, severity, recoverable),
         severity=severity,
         recoverable=recoverable,
         description="JSON brackets balanced and properly nested (raw JSON or ```json blocks)",

@@ -17,10 +17,9 @@ Line based and outside code (fenced blocks and inline `code` spans are skipped, 
 
 from __future__ import annotations
 
-import functools
 import re
 
-from .checker import LineChecker, incremental_rule
+from .checker import LineChecker, shared_rule
 from .streamtext import FenceTracker
 from .types import GuardrailRule, GuardrailViolation, Severity
 
@@ -137,10 +136,9 @@ def latex_rule(
     *, severity: Severity = "error", recoverable: bool = True, name: str = "latex"
 ) -> GuardrailRule:
     """LaTeX environments nested and math delimiters balanced (see the module docstring)."""
-
-    return incremental_rule(
+    return shared_rule(
+        LatexChecker,
         name,
-        functools.partial(LatexChecker, name, severity, recoverable),
         severity=severity,
         recoverable=recoverable,
         description="LaTeX \\begin/\\end nesting and math delimiters ($, $$, \\(, \\[) balanced",

@@ -16,10 +16,9 @@ Nothing inside fenced code is checked.
 
 from __future__ import annotations
 
-import functools
 import re
 
-from .checker import LineChecker, incremental_rule
+from .checker import LineChecker, shared_rule
 from .screen import NEWLINE, Wake
 from .streamtext import FenceTracker, indent_of
 from .types import GuardrailRule, GuardrailViolation, Severity
@@ -181,10 +180,9 @@ def markdown_rule(
     *, severity: Severity = "error", recoverable: bool = True, name: str = "markdown"
 ) -> GuardrailRule:
     """Markdown structure: fences closed at completion (error), tables/lists (warnings)."""
-
-    return incremental_rule(
+    return shared_rule(
+        MarkdownChecker,
         name,
-        functools.partial(MarkdownChecker, name, severity, recoverable),
         severity=severity,
         recoverable=recoverable,
         description="Markdown code fences closed; table and ordered-list structure consistent",

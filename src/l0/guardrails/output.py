@@ -21,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from .. import _validate
-from .checker import StreamChecker, incremental_rule
+from .checker import StreamChecker, incremental_rule, shared_rule
 from .screen import NEVER, Wake
 from .streamtext import UNIT_ENDS, UnitSplitter, unit_key
 from .types import GuardrailContext, GuardrailRule, GuardrailViolation, Severity
@@ -70,10 +70,9 @@ def zero_output_rule(
     *, severity: Severity = "error", recoverable: bool = True, name: str = "zero_output"
 ) -> GuardrailRule:
     """Flag an output that is empty or whitespace only, at completion."""
-
-    return incremental_rule(
+    return shared_rule(
+        ZeroOutputChecker,
         name,
-        functools.partial(ZeroOutputChecker, name, severity, recoverable),
         severity=severity,
         recoverable=recoverable,
         description="Output is not empty or whitespace only",
@@ -126,6 +125,7 @@ def stall_rule(
     if not callable(clock):
         raise TypeError(f"stall_rule: clock must be a callable, got {_validate.show(clock)}")
 
+    # Not a `shared_rule`: the clock is the caller's, and may not be hashable.
     return incremental_rule(
         name,
         functools.partial(StallChecker, name, severity, recoverable, max_gap, clock),
@@ -208,12 +208,12 @@ def repetition_rule(
     _validate.integer("repetition_rule: threshold", threshold, minimum=2)
     _validate.integer("repetition_rule: min_words", min_words, minimum=1)
 
-    factory = functools.partial(
-        RepetitionChecker, name, severity, recoverable, window, threshold, min_words
-    )
-    return incremental_rule(
+    return shared_rule(
+        RepetitionChecker,
         name,
-        factory,
+        window,
+        threshold,
+        min_words,
         severity=severity,
         recoverable=recoverable,
         description=f"No sentence repeated {threshold} times within {window} sentences",

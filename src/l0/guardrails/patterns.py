@@ -19,11 +19,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .. import _validate
-from .checker import StreamChecker, incremental_rule
+from .checker import StreamChecker, incremental_rule, shared_rule
 from .screen import Wake
 from .streamtext import TailMatcher
 from .streamtext import phrase_regex as _phrase
-from .types import GuardrailRule, GuardrailViolation, Severity
+from .types import Checker, GuardrailRule, GuardrailViolation, Severity
 
 __all__ = [
     "DEFAULT_PATTERNS",
@@ -179,6 +179,12 @@ def _pattern_rule(
     )
 
 
+def _default_checker(name: str, severity: Severity, recoverable: bool, window: int) -> Checker:
+    """A checker of the default patterns (a `shared_rule` factory: its arguments are
+    cheap to hash, unlike compiled patterns)."""
+    return PatternChecker(name, severity, recoverable, _default_patterns(), window)
+
+
 def pattern_rule(
     patterns: Sequence[str | re.Pattern[str] | BadPattern] | None = None,
     *,
@@ -196,8 +202,17 @@ def pattern_rule(
     if window is None:
         window = _DEFAULT_WINDOW if patterns is None else _CUSTOM_WINDOW
     _validate.integer("pattern_rule: window", window, minimum=1)
-    compiled = _default_patterns() if patterns is None else _compile(patterns, re.IGNORECASE, None)
     description = "Known bad patterns: meta commentary, refusals, leaked special tokens"
+    if patterns is None:
+        return shared_rule(
+            _default_checker,
+            name,
+            window,
+            severity=severity,
+            recoverable=recoverable,
+            description=description,
+        )
+    compiled = _compile(patterns, re.IGNORECASE, None)
     return _pattern_rule(name, compiled, severity, recoverable, window, description)
 
 
