@@ -71,7 +71,7 @@ class DriftDetector:
         # Enough to replay the window: batches, each with the position where it began.
         self._history: _History | None = None
         self._history_blocks = 0
-        self._meta: TailMatcher | None = None  # looking for meta commentary (not yet found)
+        self._meta: TailMatcher | None = None  # while looking for meta commentary
         self._reported: tuple[str, ...] = ()  # drift types reported (a few at most)
 
     def _start(self) -> None:
