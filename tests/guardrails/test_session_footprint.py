@@ -1,35 +1,10 @@
-"""What an open session's guardrails hold: every collection walks every object it keeps,
-so with many sessions open their objects cost time. Counted, not timed: noise-free."""
+"""What an open session's guardrails hold (`tests/runtime/footprint.py`)."""
 
 from __future__ import annotations
 
-import gc
-import sys
-import types
+from tests.runtime.footprint import held
 
 from l0.guardrails import GuardrailContext, GuardrailEngine, Guardrails, json_rule
-
-
-def held(root: object, twin: object) -> int:
-    """Objects the collector tracks that `root` reaches and `twin`, made the same way, does
-    not: what one more of them holds. Classes and modules are shared: not followed."""
-    gc.collect()  # untracks the tuples that hold only strings and numbers
-    modules = {id(vars(module)) for module in list(sys.modules.values())}
-
-    def reach(start: object) -> set[int]:
-        seen: set[int] = set()
-        todo = [start]
-        while todo:
-            obj = todo.pop()
-            if id(obj) in seen or id(obj) in modules or not gc.is_tracked(obj):
-                continue
-            if isinstance(obj, type | types.ModuleType):
-                continue
-            seen.add(id(obj))
-            todo.extend(gc.get_referents(obj))
-        return seen
-
-    return len(reach(root) - reach(twin))
 
 
 def open_engine() -> GuardrailEngine:
