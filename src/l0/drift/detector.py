@@ -89,8 +89,7 @@ class DriftDetector:
             text = text[-keep:]
         self._engine = Engine(self.config, self._metrics, self._json_doc)
         self._pending = text
-        found = self._drain(final=False)
-        return _merge(found, self._drain(final=False)) or {}
+        return self._drain(final=False) or {}
 
     # -------------------------------------------------------------- checks
 
@@ -102,10 +101,7 @@ class DriftDetector:
         tel = self.telemetry
         if tel is not None and tel.detailed:
             return self._check_observed(tel, delta, completed)
-        self._pending += delta  # bounded by a batch: cheaper than a list to join
-        if len(self._pending) < self._batch and not completed:
-            return QUIET
-        found = self._drain(completed)
+        found = self._feed(delta, completed)
         if found is None:
             return QUIET
         result = self._new_result(found)
@@ -126,8 +122,7 @@ class DriftDetector:
             token_count=state.token_count if state is not None else None,
             checkpoint=state._prefix(state.checkpoint_length) if state is not None else None,
         )
-        self._pending += delta
-        found = self._drain(completed) if len(self._pending) >= self._batch or completed else None
+        found = self._feed(delta, completed)
         result = QUIET if found is None else self._new_result(found)
         if result.detected:
             self._report(tel, result)
@@ -178,6 +173,13 @@ class DriftDetector:
         return {name: round(value, 4) for name, value in self._metrics.items()}
 
     # ------------------------------------------------------------- feeding
+
+    def _feed(self, delta: str, completed: bool) -> dict[str, float] | None:
+        """Take a delta; judge the text pending once it makes a batch (or the output ended)."""
+        self._pending += delta  # bounded by a batch: cheaper than a list to join
+        if len(self._pending) < self._batch and not completed:
+            return None
+        return self._drain(completed)
 
     def _drain(self, final: bool) -> dict[str, float] | None:
         """Judge the text pending: meta commentary in all of it, and its complete blocks
