@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import ObservabilityEvent
 from ..events import ObservabilityEventType as T
-from ..types import EventType
 from .recorder import EventRecorder, Redact
 from .store import EventStore
 
@@ -23,9 +22,6 @@ if TYPE_CHECKING:
     from ..runtime.result import Result
 
 __all__ = ["Recording", "record_result"]
-
-_TOKEN = EventType.TOKEN
-_RESET = EventType.RESET
 
 
 @dataclass(frozen=True, slots=True)
