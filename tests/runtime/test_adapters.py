@@ -134,9 +134,9 @@ def _translate(translator: OpenAIChunks, chunks: list[Any]) -> tuple[Any, ...]:
 
 def test_openai_chunks_read_from_dicts_translate_as_read_from_attributes() -> None:
     by_dicts, by_attributes = OpenAIChunks(), OpenAIChunks()
-    by_attributes.feed = by_attributes._feed_attributes  # type: ignore[method-assign]
+    by_attributes._read = OpenAIChunks._feed_attributes
     assert _translate(by_dicts, mixed_chunks()) == _translate(by_attributes, mixed_chunks())
-    assert by_dicts.feed == by_dicts._feed_dicts
+    assert by_dicts.reader() == by_dicts._feed_dicts
 
 
 @pytest.mark.parametrize("absent", ["left_out", "none"])
@@ -145,7 +145,7 @@ def test_chunks_as_dicts_translate_as_the_models_do(absent: str) -> None:
     dicts = [c.model_dump(exclude_unset=absent == "left_out") for c in mixed_chunks()]
     by_dicts = OpenAIChunks()
     assert _translate(by_dicts, dicts) == _translate(OpenAIChunks(), mixed_chunks())
-    assert by_dicts.feed == by_dicts._feed_json
+    assert by_dicts.reader() == by_dicts._feed_json
 
 
 def test_first_item_picks_the_translator_and_describes_the_stream() -> None:
@@ -155,7 +155,7 @@ def test_first_item_picks_the_translator_and_describes_the_stream() -> None:
     assert [t for t in texts if t] == ["Hello", " world"]
     # From the first token on the session calls the chosen translator's fast feed.
     chosen = auto.resolved
-    assert isinstance(chosen, OpenAIChunks) and chosen.feed == chosen._feed_dicts
+    assert isinstance(chosen, OpenAIChunks) and chosen.reader() == chosen._feed_dicts
     assert (info.provider, info.request_model) == ("openai", "prebuilt")
 
 
@@ -182,7 +182,7 @@ def test_chunks_without_fields_in_dicts_are_read_from_attributes() -> None:
         item.choices = [_SlotChoice(c) for c in item.choices]
     translator = OpenAIChunks()
     texts = _translate(translator, chunks)[0]
-    assert translator.feed == translator._feed_attributes
+    assert translator.reader() == translator._feed_attributes
     assert [t for t in texts if t] == ["Hello", " world", "tail", "both"]
 
 

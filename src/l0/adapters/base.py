@@ -10,7 +10,7 @@ Two shapes, both supported:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -84,6 +84,11 @@ class Translator:
     def feed(self, item: Any) -> str | None:
         """Take one provider item; return its text, if any."""
         raise NotImplementedError
+
+    def reader(self) -> Callable[[Any], str | None]:
+        """What the session calls per item from now on: `feed`, or the faster reader
+        `feed` picked for the kind of item this stream yields."""
+        return self.feed
 
     def finish(self) -> None:
         """The stream ended: settle what `feed` left for later."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import MethodType
 from typing import Any
 
 import orjson
@@ -26,20 +28,29 @@ class OpenAIChunks(Translator):
     def __init__(self) -> None:
         super().__init__()
         self._by_index: dict[int, ToolCall] | None = None  # made by the first tool delta
+        # How this stream's chunks are read, picked by the first that tells (a function,
+        # bound only when asked for: a bound method kept on the instance would make a
+        # reference cycle, and every translator would wait for the garbage collector).
+        self._read: Callable[[OpenAIChunks, Any], str | None] | None = None
+
+    def reader(self) -> Callable[[Any], str | None]:
+        read = self._read
+        return self.feed if read is None else MethodType(read, self)
 
     def feed(self, item: Any) -> str | None:
         """The first chunk (a dict) or the first chunk with a choice picks how this
-        stream's chunks are read."""
-        if isinstance(item, dict):
-            self.feed = self._feed_json  # type: ignore[method-assign]
-            return self._feed_json(item)
-        choices = item.choices
-        if choices:
-            direct = _fields_in_dicts(choices[0])
-            # The session re-reads `resolved.feed` after the first token.
-            self.feed = self._feed_dicts if direct else self._feed_attributes  # type: ignore[method-assign]
-            return self.feed(item)
-        return self._feed_rest(item, choices)
+        stream's chunks are read (the session asks for the `reader` after the first token)."""
+        read = self._read
+        if read is None:
+            if isinstance(item, dict):
+                read = OpenAIChunks._feed_json
+            elif item.choices:
+                fast = _fields_in_dicts(item.choices[0])
+                read = OpenAIChunks._feed_dicts if fast else OpenAIChunks._feed_attributes
+            else:
+                return self._feed_rest(item, item.choices)
+            self._read = read
+        return read(self, item)
 
     def _feed_attributes(self, item: Any) -> str | None:
         # Fast path: a content delta that finishes nothing and calls no tool.
