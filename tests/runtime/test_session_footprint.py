@@ -3,6 +3,7 @@ every collection walks what they keep. Counted, not timed."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -57,17 +58,41 @@ async def test_an_open_core_session_holds_few_objects_and_no_chunk_it_has_read()
         await events.aclose()
 
 
+def _full() -> dict[str, Any]:
+    return {
+        "guardrails": l0.Guardrails.recommended(),
+        "drift": True,
+        "continue_from_last_good_token": True,
+    }
+
+
 async def test_an_open_full_stack_session_holds_few_objects() -> None:
     # Guardrails and drift add their engines (tests/guardrails/test_session_footprint.py)
     # and, before a first batch of text, nothing for drift's judging.
-    def full() -> dict[str, Any]:
-        return {
-            "guardrails": l0.Guardrails.recommended(),
-            "drift": True,
-            "continue_from_last_good_token": True,
-        }
-
-    first, second = await _open(**full()), await _open(**full())
+    first, second = await _open(**_full()), await _open(**_full())
     assert held(first, second) <= 72  # 67 here; 144 with closures in every rule
     for _, events in (first, second):
         await events.aclose()
+
+
+@pytest.mark.parametrize("options", [dict, _full], ids=["core", "full stack"])
+async def test_a_finished_session_leaves_nothing_to_the_garbage_collector(
+    options: Any,
+) -> None:
+    # Everything a session made is freed by reference counting when it ends: l0 makes no
+    # reference cycles (the openai translator's chosen reader was one), which a service
+    # would pay for in collections.
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        result = await l0.run(_stream, **options())
+        assert await result.read() == "Hello there again"
+        del result
+        gc.collect()
+        left = [type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("l0")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []

@@ -7,6 +7,7 @@ that `l0.sessions.active` is back to zero.
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import openai
@@ -355,3 +356,43 @@ async def test_a_break_at_the_retry_boundary_ends_the_attempt_once(
     assert otel.total("gen_ai.client.inference.duration") == 1
     assert otel.one("l0.session").attributes["l0.outcome"] == "aborted"
     assert otel.active_sessions() == 0
+
+
+_FIRST_ATTEMPTS: dict[str, tuple[list[Reply], dict[str, Any]]] = {
+    "none": ([], {}),
+    "HTTP 503": ([Reply(status=503)], {}),
+    "reset mid-stream": ([Reply(text=COMPLETION, reset_after=3)], {}),
+    "in-band error": ([Reply(text=COMPLETION, error_after=3)], {}),
+    "empty output": ([Reply(empty=True)], {}),
+    "drift, full stack": (
+        [Reply.loop("the same sentence again and again. ", 40)],
+        {"drift": True, "guardrails": l0.Guardrails.recommended()},
+    ),
+}
+
+
+@pytest.mark.parametrize("failed", list(_FIRST_ATTEMPTS), ids=list(_FIRST_ATTEMPTS))
+async def test_a_traced_session_leaves_nothing_to_the_garbage_collector(
+    otel: OTel, fault_server: FaultServer, client: openai.AsyncOpenAI, failed: str
+) -> None:
+    # With spans, metrics, failed attempts and the real client, a session that succeeds
+    # makes no reference cycles: what it made is freed when it ends, not in a collection.
+    # (A failed attempt's traceback runs through the session's frames; the session kept
+    # the error for a final error until it succeeded.)
+    replies, options = _FIRST_ATTEMPTS[failed]
+    fault_server.enqueue(*replies, Reply(text=COMPLETION))
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        result = await run(client, **options)
+        assert await result.read() == COMPLETION
+        assert result.state.retry_count == len(replies)
+        del result
+        gc.collect()
+        left = [type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("l0")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []

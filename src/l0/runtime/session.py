@@ -169,7 +169,7 @@ class Session:
                     try:
                         opened = attempt.opened = await self._open(factory, takes)
                         translator = opened.translator
-                        direct = translator.resolved.feed
+                        direct = translator.resolved.reader()
                         feed = self.checks.feed_for(translator) or direct
                         passes = _may_pass_events(translator)
                         pieces = state._pieces
@@ -184,9 +184,9 @@ class Session:
                                 if n >= next_mark:
                                     next_mark = self._at_mark(n, text)
                                     # After its first chunk an adapter may have a faster
-                                    # feed; the overlap trimmer may be done.
+                                    # reader; the overlap trimmer may be done.
                                     if n == 1 or feed is not direct:
-                                        direct = translator.resolved.feed
+                                        direct = translator.resolved.reader()
                                         feed = self.checks.feed_for(translator) or direct
                                         passes = _may_pass_events(translator)
                                 if plain:
@@ -810,6 +810,10 @@ class Session:
             self.pending.release(self.options.callback_grace)
         if self.tap is not None:
             self.tap.end(state)
+        # The failed attempts' errors were kept for a final error only. Each one's
+        # traceback runs through this session's frames, which hold the session: a cycle
+        # only the garbage collector would undo.
+        self._errors = ()
 
     def _announce_end(self, finalization_started: float) -> None:
         state, tel = self.state, self.tel
