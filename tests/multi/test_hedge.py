@@ -15,6 +15,7 @@ from l0 import ObservabilityEventType as T
 from l0.multi._ttft import History, history
 from l0.testing import FaultServer, Reply
 from runtime.conftest import Recorder, assert_no_leaked_tasks, drain, opener, tokens
+from runtime.footprint import cycles
 
 from .conftest import Opened, closed_in_time
 
@@ -285,3 +286,18 @@ async def test_hedge_must_be_a_hedge(fault_server: FaultServer) -> None:
     with pytest.raises(TypeError, match="retry"):
         await l0.run(lambda: None, hedge=SOON, retry=3)  # the run's own checks still apply
     assert fault_server.requests == []
+
+
+async def test_a_hedged_session_and_its_cancelled_loser_leave_nothing_to_the_collector(
+    fault_server: FaultServer, client: openai.AsyncOpenAI
+) -> None:
+    # The loser's task ends cancelled and keeps its error, whose traceback holds the
+    # child and its session: neither may still hold the task once it has ended.
+    fault_server.enqueue(
+        Reply(text="stalled", stall_before_first=STALL), Reply(text="the hedge answers"), model="m"
+    )
+    with cycles() as left:
+        result = await l0.run(opener(client, "m"), hedge=SOON)
+        assert await result.read() == "the hedge answers"
+        del result
+    assert left == []

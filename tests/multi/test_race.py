@@ -13,6 +13,7 @@ from l0 import ErrorCode, L0Error
 from l0 import ObservabilityEventType as T
 from l0.testing import FaultServer, Reply
 from runtime.conftest import Recorder, assert_no_leaked_tasks, fast_retry, opener
+from runtime.footprint import cycles
 
 from .conftest import Opened, closed_in_time
 
@@ -157,3 +158,17 @@ async def test_bad_tasks_fail_at_the_call(
 async def test_bad_winner_callback_fails_at_the_call() -> None:
     with pytest.raises(TypeError, match="on_race_winner"):
         await l0.race([lambda: None], on_race_winner=1)
+
+
+async def test_a_race_and_its_cancelled_losers_leave_nothing_to_the_collector(
+    fault_server: FaultServer, client: openai.AsyncOpenAI
+) -> None:
+    # Each child holds its operation's callbacks and its task (which keeps a cancelled
+    # loser's error and traceback): both let go when the child ends.
+    fault_server.enqueue(Reply(text="slow", stall_before_first=STALL), model="a")
+    fault_server.enqueue(Reply(text="fast answer"), model="b")
+    with cycles() as left:
+        result = await l0.race([opener(client, "a"), opener(client, "b")])
+        assert result.content == "fast answer"
+        del result
+    assert left == []

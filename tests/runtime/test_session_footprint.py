@@ -3,13 +3,12 @@ every collection walks what they keep. Counted, not timed."""
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from openai.types.chat import ChatCompletionChunk
-from tests.runtime.footprint import held
+from tests.runtime.footprint import cycles, held
 
 import l0
 from l0.telemetry import facade
@@ -82,17 +81,8 @@ async def test_a_finished_session_leaves_nothing_to_the_garbage_collector(
     # Everything a session made is freed by reference counting when it ends: l0 makes no
     # reference cycles (the openai translator's chosen reader was one), which a service
     # would pay for in collections.
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
+    with cycles() as left:
         result = await l0.run(_stream, **options())
         assert await result.read() == "Hello there again"
         del result
-        gc.collect()
-        left = [type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("l0")]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
     assert left == []

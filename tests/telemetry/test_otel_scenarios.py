@@ -7,7 +7,6 @@ that `l0.sessions.active` is back to zero.
 from __future__ import annotations
 
 import asyncio
-import gc
 from typing import Any
 
 import openai
@@ -16,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 from telemetry_support import COMPLETION, OTel, eventually, factory, run
+from tests.runtime.footprint import cycles
 
 import l0
 from l0.testing import FaultServer, Reply
@@ -381,18 +381,9 @@ async def test_a_traced_session_leaves_nothing_to_the_garbage_collector(
     # the error for a final error until it succeeded.)
     replies, options = _FIRST_ATTEMPTS[failed]
     fault_server.enqueue(*replies, Reply(text=COMPLETION))
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
+    with cycles() as left:
         result = await run(client, **options)
         assert await result.read() == COMPLETION
         assert result.state.retry_count == len(replies)
         del result
-        gc.collect()
-        left = [type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("l0")]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
     assert left == []

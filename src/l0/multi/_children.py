@@ -87,7 +87,13 @@ class Child:
     def _end(self, _: object = None) -> None:
         self.ended = True
         self.ended_at = asyncio.get_running_loop().time()
-        self._on_end(self)
+        on_end = self._on_end
+        # Ended, a child lets go of its task and of its operation's callbacks: a task
+        # cancelled keeps its error, whose traceback holds this child, and the operation
+        # keeps its children. Kept, each would be a cycle only the collector undoes.
+        self.task = None
+        self._on_item = self._on_end = _ended
+        on_end(self)
 
     async def _stream(self, raw: bool) -> None:
         iterator = cast(
@@ -123,6 +129,10 @@ class Child:
     def elapsed(self) -> float:
         end = self.ended_at if self.ended_at is not None else asyncio.get_running_loop().time()
         return end - self.started_at
+
+
+def _ended(*_: object) -> None:
+    """The callbacks of a child that has ended."""
 
 
 async def settle(children: list[Child]) -> None:

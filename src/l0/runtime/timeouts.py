@@ -145,6 +145,9 @@ class Watchdog:
             # The provider's code swallowed our cancellation: take its request back.
             self.cancelled = False
             self.task.uncancel()
+        # The next wait names its task again. Kept, a task that ends cancelled would hold
+        # its error, whose traceback holds the session that holds this: a cycle.
+        self.task = None
 
     def take_back(self) -> Interrupt | None:
         """Called on a `CancelledError`: the interrupt it carried if it was ours alone.
