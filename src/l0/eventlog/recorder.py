@@ -43,22 +43,23 @@ class EventRecorder:
         self._started = time.monotonic()
         self._seq = 0
         self._buffer: list[Record] = []
-        # The open run of tokens, appended to in place (`token_run` hands them out); their
-        # clock readings become offsets when the run closes, not per token.
+        # The open run of tokens and their offsets, appended to in place (`token_run`
+        # hands them out). An offset is taken as the token arrives: a clock reading kept
+        # until the run closes and converted then cost one more float per token.
         self._texts: list[str] = []
         self._offsets: list[float] = []
 
-    def token_run(self) -> tuple[list[str], list[float], int]:
-        """For a hot loop: the open run's texts and clock readings (append the token and
-        `time.monotonic()`) and the batch size; at `len(texts) >= batch` call `flush()`, as
-        `record_token` does."""
-        return self._texts, self._offsets, self.batch_size
+    def token_run(self) -> tuple[list[str], list[float], int, float]:
+        """For a hot loop: the open run's texts and offsets (append the token and
+        `time.monotonic() - origin`), the batch size and the origin; at
+        `len(texts) >= batch` call `flush()`, as `record_token` does."""
+        return self._texts, self._offsets, self.batch_size, self._started
 
     # -- the stream the consumer sees
 
     def record_token(self, text: str) -> None:
         self._texts.append(text)
-        self._offsets.append(time.monotonic())
+        self._offsets.append(time.monotonic() - self._started)
         if len(self._texts) >= self.batch_size:
             self.flush()
 
@@ -167,8 +168,7 @@ class EventRecorder:
             self.flush()
 
     def _close_run(self) -> None:
-        texts, clock, started = self._texts, self._offsets, self._started
-        offsets = [at - started for at in clock]
+        texts, offsets = self._texts, self._offsets
         self._buffer.append(
             {
                 "v": SCHEMA_VERSION,
@@ -177,12 +177,12 @@ class EventRecorder:
                 "t": offsets[0],
                 "kind": "stream",
                 "type": "tokens",
-                "data": {"texts": texts[:], "t": offsets},
+                "data": {"texts": texts[:], "t": offsets[:]},
             }
         )
         self._seq += 1
         texts.clear()
-        clock.clear()
+        offsets.clear()
 
     def flush(self) -> None:
         """Write the buffered records to the store as one batch."""

@@ -146,11 +146,11 @@ class Session:
         options, state, watch = self.options, self.state, self.watch
         plain = not self.raw and options.callbacks.on_event is None
         raw = self.raw
-        # A recorded token: its text and clock reading, appended to the tap's open run
+        # A recorded token: its text and time offset, appended to the tap's open run
         # (a token that is not plain reaches the tap through `_stream_event`).
         tap = self.tap if plain else None
-        texts, clock, batch = tap.token_run() if tap is not None else ([], [], 0)
-        keep_text, keep_time, now = texts.append, clock.append, time.monotonic
+        texts, offsets, batch, origin = tap.token_run() if tap is not None else ([], [], 0, 0.0)
+        keep_text, keep_time, now = texts.append, offsets.append, time.monotonic
         self._begin()
         try:
             # Indices, not enumerate((stream, *fallbacks)): an open session keeps no
@@ -192,7 +192,7 @@ class Session:
                                 if plain:
                                     if tap is not None:
                                         keep_text(text)
-                                        keep_time(now())
+                                        keep_time(now() - origin)
                                         if len(texts) >= batch:
                                             tap.flush()
                                     yield TokenEvent(text)

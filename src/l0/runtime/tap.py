@@ -2,7 +2,7 @@
 
 The event log's recorder (`l0.run(..., record=)`) is the one tap. It is not a layer
 around the session's generator: an extra async-generator hop per token cost more than
-the recording itself. The session appends a delivered token's text and clock reading to
+the recording itself. The session appends a delivered token's text and time offset to
 the tap's open run in its token loop, and hands every other event over as it yields it.
 The runtime names only this protocol; the event log implements it.
 """
@@ -18,10 +18,10 @@ __all__ = ["Tap"]
 
 
 class Tap(Protocol):
-    def token_run(self) -> tuple[list[str], list[float], int]:
-        """For the token loop: the open run's texts and clock readings, to append a
-        delivered token's text and `time.monotonic()` to, and how many texts may wait:
-        at that many, the loop calls `flush()`."""
+    def token_run(self) -> tuple[list[str], list[float], int, float]:
+        """For the token loop: the open run's texts and offsets, to append a delivered
+        token's text and `time.monotonic() - origin` to; how many texts may wait (at
+        that many, the loop calls `flush()`); and the origin."""
         ...
 
     def event(self, event: Event, state: State) -> None:
